@@ -1,0 +1,287 @@
+"""Settings for Shiptrack Portal, read from the environment or a `.env` file (see `.env.example`).
+
+Every secret can also be read from a file named by `<NAME>_FILE` (Docker/Kubernetes secrets).
+A missing required setting stops the portal at start with a message that names it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+ENV_FILE = Path(os.environ.get("ENV_FILE", BASE_DIR / ".env"))
+if ENV_FILE.is_file():
+    # Values already in the environment win over the file.
+    env.read_env(str(ENV_FILE))
+
+_missing: list[str] = []
+_invalid: list[str] = []
+
+
+def _read(name: str, default: str = "") -> str:
+    """A setting from NAME, or from the file named by NAME_FILE."""
+    value = os.environ.get(name, "")
+    path = os.environ.get(f"{name}_FILE", "")
+    if not value and path:
+        try:
+            value = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            _invalid.append(f"{name}_FILE ({path}: {exc.strerror})")
+    return value or default
+
+
+def _required(name: str) -> str:
+    value = _read(name)
+    if not value:
+        _missing.append(name)
+    return value
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _read(name, default).strip().lower()
+    if value not in choices:
+        _invalid.append(f"{name}={value!r} (expected one of: {', '.join(choices)})")
+    return value
+
+
+def _url(name: str, value: str) -> str:
+    if value and not value.startswith(("http://", "https://")):
+        _invalid.append(f"{name}={value!r} (expected an http:// or https:// URL)")
+    return value.rstrip("/")
+
+
+def _int(name: str, default: int) -> int:
+    try:
+        return env.int(name, default=default)
+    except (ValueError, ImproperlyConfigured):
+        _invalid.append(f"{name} (expected a whole number)")
+        return default
+
+
+def _float(name: str, default: float) -> float:
+    try:
+        return env.float(name, default=default)
+    except (ValueError, ImproperlyConfigured):
+        _invalid.append(f"{name} (expected a number)")
+        return default
+
+
+# --- Django core --------------------------------------------------------------------------------
+SECRET_KEY = _required("SECRET_KEY")
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_q",
+    "sync",
+    "webhooks",
+    "simulators",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+ASGI_APPLICATION = "portal.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (web, workers) share the file: wait for locks instead of failing at once,
+    # and take the write lock at BEGIN so claims never deadlock on a lock upgrade.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = _int("DATABASE_CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = _read("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "portal_cache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Security (production defaults; the demo and tests run with DEBUG or override them) ----------
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env.bool("USE_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Webhook endpoints are called over plain HTTP only behind a TLS-terminating proxy.
+SECURE_REDIRECT_EXEMPT = []
+
+# --- Odoo ---------------------------------------------------------------------------------------
+ODOO_URL = _url("ODOO_URL", _required("ODOO_URL"))
+ODOO_DB = _required("ODOO_DB")
+ODOO_USERNAME = _required("ODOO_USERNAME")
+ODOO_API_KEY = _required("ODOO_API_KEY")
+ODOO_PROTOCOL = _choice("ODOO_PROTOCOL", "jsonrpc", ("jsonrpc", "json2"))
+ODOO_TIMEOUT = _float("ODOO_TIMEOUT", 30.0)
+ODOO_WEBHOOK_TOKEN = _required("ODOO_WEBHOOK_TOKEN")
+
+# --- AfterShip ----------------------------------------------------------------------------------
+AFTERSHIP_API_KEY = _required("AFTERSHIP_API_KEY")
+AFTERSHIP_API_BASE = _url("AFTERSHIP_API_BASE", _read("AFTERSHIP_API_BASE", "https://api.aftership.com"))
+AFTERSHIP_TIMEOUT = _float("AFTERSHIP_TIMEOUT", 15.0)
+# First secret signs today; the others are still accepted while a rotation is under way.
+AFTERSHIP_WEBHOOK_SECRETS = [s.strip() for s in _required("AFTERSHIP_WEBHOOK_SECRETS").split(",") if s.strip()]
+WEBHOOK_URL_TOKEN = _required("WEBHOOK_URL_TOKEN")
+WEBHOOK_IP_ALLOWLIST = env.list("WEBHOOK_IP_ALLOWLIST", default=[])
+
+# Client-side rate limits per AfterShip endpoint (calls per second) and the plan's daily quota (0: none).
+AFTERSHIP_RATE_LIMITS = {
+    "create_tracking": _float("AFTERSHIP_RATE_POST_TRACKINGS", 20),
+    "list_trackings": _float("AFTERSHIP_RATE_GET_TRACKINGS", 6),
+    "detect_courier": _float("AFTERSHIP_RATE_DETECT", 3),
+    "default": _float("AFTERSHIP_RATE_OTHER", 5),
+}
+# Share of each limit the portal allows itself, so clock skew and jitter never cross AfterShip's line.
+AFTERSHIP_RATE_HEADROOM = _float("AFTERSHIP_RATE_HEADROOM", 0.97)
+AFTERSHIP_DAILY_QUOTA = _int("AFTERSHIP_DAILY_QUOTA", 0)
+# Whether customer e-mail and phone may go to AfterShip for carriers that do not say otherwise.
+AFTERSHIP_SEND_CONTACT_DEFAULT = env.bool("AFTERSHIP_SEND_CONTACT_DEFAULT", default=False)
+
+# --- Sync ---------------------------------------------------------------------------------------
+SYNC_PULL_INTERVAL_MINUTES = _int("SYNC_PULL_INTERVAL_MINUTES", 5)
+SYNC_FULL_PULL_INTERVAL_MINUTES = _int("SYNC_FULL_PULL_INTERVAL_MINUTES", 60)
+SYNC_FULL_PULL_LOOKBACK_HOURS = _int("SYNC_FULL_PULL_LOOKBACK_HOURS", 48)
+SYNC_PULL_OVERLAP_MINUTES = _int("SYNC_PULL_OVERLAP_MINUTES", 10)
+SYNC_PAGE_SIZE = _int("SYNC_PAGE_SIZE", 200)
+SYNC_JOB_EXPIRY_HOURS = _float("SYNC_JOB_EXPIRY_HOURS", 24)
+SYNC_BACKOFF_BASE_SECONDS = _float("SYNC_BACKOFF_BASE_SECONDS", 30)
+SYNC_BACKOFF_MAX_SECONDS = _float("SYNC_BACKOFF_MAX_SECONDS", 3600)
+SYNC_PUSH_RECHECK_SECONDS = [float(s) for s in env.list("SYNC_PUSH_RECHECK_SECONDS", default=["2", "5", "15", "30"])]
+SYNC_DRAIN_PARALLELISM = _int("SYNC_DRAIN_PARALLELISM", 8)
+SYNC_DRAIN_BUDGET_SECONDS = _float("SYNC_DRAIN_BUDGET_SECONDS", 50)
+SYNC_JOB_LEASE_SECONDS = _float("SYNC_JOB_LEASE_SECONDS", 120)
+SYNC_AUTH_PAUSE_RECHECK_MINUTES = _int("SYNC_AUTH_PAUSE_RECHECK_MINUTES", 15)
+SYNC_ALERT_EMAILS = env.list("SYNC_ALERT_EMAILS", default=[])
+SYNC_LOGISTICS_EMAILS = env.list("SYNC_LOGISTICS_EMAILS", default=[])
+
+# --- django-q2 ----------------------------------------------------------------------------------
+Q_TIMEOUT = _int("Q_TIMEOUT", 120)
+Q_RETRY = _int("Q_RETRY", 180)
+if Q_RETRY <= Q_TIMEOUT:
+    _invalid.append(f"Q_RETRY={Q_RETRY} must be larger than Q_TIMEOUT={Q_TIMEOUT}")
+if SYNC_DRAIN_BUDGET_SECONDS >= Q_TIMEOUT:
+    _invalid.append(f"SYNC_DRAIN_BUDGET_SECONDS must be shorter than Q_TIMEOUT={Q_TIMEOUT}")
+Q_CLUSTER = {
+    "name": env.str("Q_CLUSTER_NAME", default="shiptrack"),
+    "workers": _int("Q_WORKERS", 4),
+    "timeout": Q_TIMEOUT,
+    "retry": Q_RETRY,
+    # SyncJob rows own retries and backoff; a task is only a doorbell and is never re-run by the queue.
+    "max_attempts": 1,
+    "ack_failures": True,
+    "save_limit": 500,
+    "catch_up": False,
+    "poll": 0.5,
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- E-mail (alerts) ----------------------------------------------------------------------------
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+globals().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shiptrack@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- REST framework (webhook ingestion only) ----------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": None,
+}
+
+# --- Logging ------------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = _choice("LOG_FORMAT", "text" if DEBUG else "json", ("json", "text"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "portal.logging.JsonFormatter"},
+        "text": {"()": "portal.logging.TextFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"level": "INFO"},
+        "urllib3": {"level": "WARNING"},
+    },
+}
+
+if _missing or _invalid:
+    problems = []
+    if _missing:
+        problems.append("missing: " + ", ".join(_missing))
+    if _invalid:
+        problems.append("invalid: " + "; ".join(_invalid))
+    raise ImproperlyConfigured(
+        "Shiptrack Portal cannot start, settings are "
+        + " | ".join(problems)
+        + f". Set them in the environment or in {ENV_FILE} (see .env.example)."
+    )
