@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is context.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+_ids: contextvars.ContextVar[dict] = contextvars.ContextVar("log_ids", default={})
+
+
+@contextmanager
+def log_context(**ids) -> Iterator[None]:
+    """Attach ids (job_id, shipment_id, event_id...) to every log line written inside the block."""
+    token = _ids.set({**_ids.get(), **{k: v for k, v in ids.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _ids.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _ids.get().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
 
 
 def _context(record: logging.LogRecord) -> dict:

@@ -210,7 +210,8 @@ SYNC_JOB_EXPIRY_HOURS = _float("SYNC_JOB_EXPIRY_HOURS", 24)
 SYNC_BACKOFF_BASE_SECONDS = _float("SYNC_BACKOFF_BASE_SECONDS", 30)
 SYNC_BACKOFF_MAX_SECONDS = _float("SYNC_BACKOFF_MAX_SECONDS", 3600)
 SYNC_PUSH_RECHECK_SECONDS = [float(s) for s in env.list("SYNC_PUSH_RECHECK_SECONDS", default=["2", "5", "15", "30"])]
-SYNC_DRAIN_PARALLELISM = _int("SYNC_DRAIN_PARALLELISM", 8)
+SYNC_DRAIN_PARALLELISM = _int("SYNC_DRAIN_PARALLELISM", 2)
+SYNC_DRAIN_THREADS = _int("SYNC_DRAIN_THREADS", 4)
 SYNC_DRAIN_BUDGET_SECONDS = _float("SYNC_DRAIN_BUDGET_SECONDS", 50)
 SYNC_JOB_LEASE_SECONDS = _float("SYNC_JOB_LEASE_SECONDS", 120)
 SYNC_AUTH_PAUSE_RECHECK_MINUTES = _int("SYNC_AUTH_PAUSE_RECHECK_MINUTES", 15)
@@ -266,7 +267,8 @@ LOGGING = {
         "json": {"()": "portal.logging.JsonFormatter"},
         "text": {"()": "portal.logging.TextFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "filters": {"ids": {"()": "portal.logging.ContextFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["ids"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"level": "INFO"},

@@ -1,6 +1,21 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _after_migrate(sender, **kwargs) -> None:
+    from django.core.management import call_command
+
+    from .schedules import schedules_ensure
+
+    # The shared cache (courier list, Odoo field lists) lives in a table when there is no Redis.
+    call_command("createcachetable", verbosity=0)
+    schedules_ensure()
 
 
 class SyncConfig(AppConfig):
     name = "sync"
     verbose_name = "Shipment sync"
+
+    def ready(self) -> None:
+        # Recurring tasks exist as soon as the database does; re-running migrate only updates them.
+        post_migrate.connect(_after_migrate, sender=self)

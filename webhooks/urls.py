@@ -1,1 +1,7 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("odoo/webhook/picking", views.OdooPickingWebhook.as_view(), name="odoo-picking-webhook"),
+]

@@ -1,0 +1,271 @@
+"""AfterShip's webhook delivery: signed POSTs to the account's URLs, retried on a doubling schedule.
+
+Deliveries run on a scheduler thread and a small worker pool, so a slow or dead receiver never holds up
+the API. Retry delays are AfterShip's real ones multiplied by the simulator's `time_scale`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import heapq
+import hmac
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import requests
+
+USER_AGENT = "AfterShipTrackingWebhook/4.0.0 (https://www.aftership.com)"
+MAX_ATTEMPTS = 14
+FIRST_RETRY_DELAY = 30.0  # seconds before the second attempt; doubles after each failure
+MAX_URLS = 10
+MAX_CUSTOM_HEADERS = 5
+EVENTS = ("tracking_update", "edd_revise", "tracking_pending_time")
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The `aftership-hmac-sha256` header: base64 of HMAC-SHA256 over the raw body, keyed by the secret."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def retry_delay(failed_attempt: int) -> float:
+    """Real seconds to wait after attempt `failed_attempt` (1-based) fails: 30, 60, 120, ... 122 880."""
+    return FIRST_RETRY_DELAY * 2 ** (failed_attempt - 1)
+
+
+def encode_body(payload: dict) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """One event as AfterShip composed it: the exact bytes and headers every attempt re-sends."""
+
+    event_id: str
+    event: str
+    tracking_id: str
+    body: bytes
+    headers: dict[str, str]
+    ts: int
+
+    def payload(self) -> dict:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One HTTP attempt to deliver an event to one URL."""
+
+    event_id: str
+    event: str
+    tracking_id: str
+    url: str
+    attempt: int
+    status: int | None
+    error: str | None
+    at: float
+    duration: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass(order=True)
+class _Job:
+    due: float
+    seq: int
+    event_id: str = field(compare=False)
+    url: str = field(compare=False)
+    attempt: int = field(compare=False)
+
+
+class WebhookEmitter:
+    """Schedules, signs, sends and retries webhook deliveries."""
+
+    def __init__(
+        self,
+        *,
+        time_scale: Callable[[], float],
+        timeout: float = 10.0,
+        max_attempts: int = MAX_ATTEMPTS,
+        workers: int = 8,
+    ):
+        self._time_scale = time_scale
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self._workers = workers
+        self.events: dict[str, WebhookEvent] = {}
+        self.deliveries: list[WebhookDelivery] = []
+        self._queue: list[_Job] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._in_flight = 0
+        self._held: list[tuple[str, str]] | None = None
+        self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._stopping = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        with self._cond:
+            if self._thread is not None:
+                return
+            self._stopping = False
+            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="aftership-webhook")
+            self._thread = threading.Thread(target=self._run, name="aftership-webhook-scheduler", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._queue.clear()
+            self._cond.notify_all()
+            thread, pool = self._thread, self._pool
+            self._thread, self._pool = None, None
+        if thread is not None:
+            thread.join(timeout=5)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def clear(self) -> None:
+        with self._cond:
+            self._queue.clear()
+            self.events.clear()
+            self.deliveries.clear()
+            if self._held is not None:
+                self._held = []
+
+    # -- sending --------------------------------------------------------------------------------
+    def submit(self, event: WebhookEvent, urls: Iterable[str]) -> None:
+        """Record the event and queue a first attempt to each URL (held back while paused)."""
+        urls = list(urls)
+        with self._cond:
+            self.events[event.event_id] = event
+            if self._held is not None:
+                self._held.extend((event.event_id, url) for url in urls)
+                return
+        for url in urls:
+            self._schedule(event.event_id, url, attempt=1, delay=0.0)
+
+    def pause(self) -> None:
+        """Hold new first attempts until `resume`, to stage out-of-order arrivals."""
+        with self._cond:
+            if self._held is None:
+                self._held = []
+
+    def resume(self, order: str = "fifo", rng: Callable[[list], None] | None = None) -> None:
+        """Send the held events, one at a time in `order` ("fifo", "reverse" or "shuffle")."""
+        with self._cond:
+            held, self._held = self._held or [], None
+        if order == "reverse":
+            held.reverse()
+        elif order == "shuffle":
+            (rng or (lambda items: None))(held)
+        elif order != "fifo":
+            raise ValueError("order must be 'fifo', 'reverse' or 'shuffle'")
+        if not held:
+            return
+        self.start()
+        with self._cond:
+            self._in_flight += 1
+
+        def send_in_order() -> None:
+            try:
+                for event_id, url in held:
+                    self._attempt(_Job(0.0, 0, event_id, url, 1))
+            finally:
+                with self._cond:
+                    self._in_flight -= 1
+                    self._cond.notify_all()
+
+        threading.Thread(target=send_in_order, name="aftership-webhook-release", daemon=True).start()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until nothing is queued or in flight; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._queue or self._in_flight:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(min(remaining, 0.05))
+        return True
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._queue) + self._in_flight + len(self._held or [])
+
+    def _schedule(self, event_id: str, url: str, *, attempt: int, delay: float) -> None:
+        self.start()
+        with self._cond:
+            if self._stopping:
+                return
+            heapq.heappush(self._queue, _Job(time.monotonic() + delay, next(self._seq), event_id, url, attempt))
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping and (not self._queue or self._queue[0].due > time.monotonic()):
+                    wait = self._queue[0].due - time.monotonic() if self._queue else None
+                    self._cond.wait(wait)
+                if self._stopping:
+                    return
+                job = heapq.heappop(self._queue)
+                self._in_flight += 1
+                pool = self._pool
+            if pool is None:
+                return
+            try:
+                pool.submit(self._attempt_and_release, job)
+            except RuntimeError:  # pool shut down under us: the emitter is stopping
+                return
+
+    def _attempt_and_release(self, job: _Job) -> None:
+        try:
+            self._attempt(job)
+        finally:
+            with self._cond:
+                self._in_flight -= 1
+                self._cond.notify_all()
+
+    def _attempt(self, job: _Job) -> None:
+        event = self.events.get(job.event_id)
+        if event is None:
+            return
+        started_wall, started = time.time(), time.monotonic()
+        status: int | None = None
+        error: str | None = None
+        try:
+            # A fresh connection per attempt, as a remote sender would open.
+            response = requests.post(job.url, data=event.body, headers=event.headers, timeout=self.timeout)
+            status = response.status_code
+            response.close()
+        except requests.Timeout:
+            error = f"timeout after {self.timeout:g} s"
+        except requests.RequestException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        delivery = WebhookDelivery(
+            event_id=event.event_id,
+            event=event.event,
+            tracking_id=event.tracking_id,
+            url=job.url,
+            attempt=job.attempt,
+            status=status,
+            error=error,
+            at=started_wall,
+            duration=time.monotonic() - started,
+        )
+        with self._cond:
+            self.deliveries.append(delivery)
+            self._cond.notify_all()
+        if not delivery.ok and job.attempt < self.max_attempts:
+            delay = retry_delay(job.attempt) * self._time_scale()
+            self._schedule(job.event_id, job.url, attempt=job.attempt + 1, delay=delay)

@@ -1,0 +1,56 @@
+"""Carrier mappings (Odoo carrier -> AfterShip courier) and AfterShip's courier list, cached for a day."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+
+from .aftership import AfterShipClient
+from .models import CarrierMapping
+
+logger = logging.getLogger(__name__)
+
+COURIERS_CACHE_KEY = "shiptrack:aftership:couriers"
+COURIERS_CACHE_SECONDS = 24 * 3600
+
+
+def courier_list(client: AfterShipClient, *, refresh: bool = False) -> dict[str, str]:
+    """AfterShip's couriers as {slug: name}, from the cache or GET /couriers."""
+    couriers = None if refresh else cache.get(COURIERS_CACHE_KEY)
+    if couriers is None:
+        couriers = {c["slug"]: c.get("name") or c["slug"] for c in client.list_couriers() if c.get("slug")}
+        cache.set(COURIERS_CACHE_KEY, couriers, COURIERS_CACHE_SECONDS)
+    return couriers
+
+
+def courier_list_cached() -> dict[str, str] | None:
+    """The cached courier list without calling AfterShip (None when not cached yet)."""
+    return cache.get(COURIERS_CACHE_KEY)
+
+
+def courier_forget() -> None:
+    cache.delete(COURIERS_CACHE_KEY)
+
+
+def carrier_mappings_ensure(carriers: dict[int, str]) -> dict[int, CarrierMapping]:
+    """Mappings for these Odoo carriers ({id: name}); carriers seen for the first time are listed unmapped."""
+    if not carriers:
+        return {}
+    mappings = {m.odoo_carrier_id: m for m in CarrierMapping.objects.filter(odoo_carrier_id__in=carriers)}
+    for carrier_id, name in carriers.items():
+        if carrier_id in mappings:
+            continue
+        try:
+            with transaction.atomic():
+                mappings[carrier_id] = CarrierMapping.objects.create(
+                    odoo_carrier_id=carrier_id, odoo_carrier_name=name or f"Carrier #{carrier_id}"
+                )
+            logger.warning(
+                "new Odoo carrier without an AfterShip courier",
+                extra={"odoo_carrier_id": carrier_id, "odoo_carrier_name": name},
+            )
+        except IntegrityError:
+            mappings[carrier_id] = CarrierMapping.objects.get(odoo_carrier_id=carrier_id)
+    return mappings

@@ -1,0 +1,460 @@
+"""The job machinery: SyncJob rows are the work; django-q2 tasks only ring the doorbell.
+
+1. Services queue work with `jobs_create` / `job_enqueue_picking_sync`; the doorbell rings on commit.
+2. A drain (`jobs_drain`) claims due jobs atomically (row locks with SKIP LOCKED on PostgreSQL, the
+   write lock on SQLite), runs them, and records each attempt.
+3. The outcome decides what follows: done; retried with exponential backoff and jitter until the job
+   expires (then dead, with an alert); waiting without burning an attempt (rate limits, paused
+   credentials, "not visible in Odoo yet"); or failed on an error a person must look at.
+4. A scheduled dispatcher (`jobs_dispatch`) returns jobs of crashed workers to the queue and rings for
+   due jobs whose doorbell was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from portal.logging import log_context
+
+from .models import OPEN_JOB_STATES, JobAttempt, JobKind, JobState, ServiceState, Shipment, SyncJob
+
+logger = logging.getLogger(__name__)
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+# -- outcomes ----------------------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    """What a handler reports: done, retry (a failure; backoff), wait (no failure), or fail (needs a person)."""
+
+    kind: str
+    message: str = ""
+    at: datetime | None = None
+
+    @classmethod
+    def done(cls, message: str) -> Outcome:
+        return cls("done", message)
+
+    @classmethod
+    def retry(cls, message: str, at: datetime | None = None) -> Outcome:
+        return cls("retry", message, at)
+
+    @classmethod
+    def wait(cls, message: str, at: datetime) -> Outcome:
+        return cls("wait", message, at)
+
+    @classmethod
+    def fail(cls, message: str) -> Outcome:
+        return cls("fail", message)
+
+
+def backoff_delay(attempts: int, *, rng: random.Random | None = None) -> float:
+    """Seconds before the next try: exponential from SYNC_BACKOFF_BASE_SECONDS, capped, with jitter."""
+    base = settings.SYNC_BACKOFF_BASE_SECONDS * (2 ** max(attempts - 1, 0))
+    delay = min(base, settings.SYNC_BACKOFF_MAX_SECONDS)
+    # "Equal jitter": never sooner than half the delay, spread so a burst of failures does not retry as one.
+    return delay / 2 + (rng or random).uniform(0, delay / 2)
+
+
+# -- queueing ----------------------------------------------------------------------------------------
+def job_build(
+    kind: str, *, shipment: Shipment | None = None, picking_id: int | None = None, payload: dict | None = None
+) -> SyncJob:
+    return SyncJob(
+        kind=kind,
+        shipment=shipment,
+        picking_id=picking_id if picking_id is not None else (shipment.picking_id if shipment else None),
+        payload=payload or {},
+    )
+
+
+def jobs_create(new_jobs: list[SyncJob]) -> int:
+    """Save jobs, skipping any whose shipment already has an open job of that kind; rings on commit."""
+    created = 0
+    for job in new_jobs:
+        try:
+            with transaction.atomic():
+                job.save()
+            created += 1
+        except IntegrityError:
+            continue
+    if created:
+        transaction.on_commit(lambda: jobs_ring(created))
+    return created
+
+
+def job_enqueue_picking_sync(picking_id: int) -> None:
+    """Queue a read of one delivery (Odoo told us it was validated); an already queued read is made due now."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            SyncJob.objects.create(kind=JobKind.PICKING_SYNC, picking_id=picking_id, next_attempt_at=now)
+    except IntegrityError:
+        SyncJob.objects.filter(
+            kind=JobKind.PICKING_SYNC, picking_id=picking_id, shipment__isnull=True, state=JobState.PENDING
+        ).update(next_attempt_at=now)
+    transaction.on_commit(lambda: jobs_ring(1))
+
+
+def jobs_ring(count: int = 1) -> None:
+    """Wake up to SYNC_DRAIN_PARALLELISM drains. Losing a ring is harmless: the dispatcher rings again."""
+    from django_q.tasks import async_task
+
+    for _ in range(max(1, min(count, settings.SYNC_DRAIN_PARALLELISM))):
+        try:
+            async_task("sync.tasks.drain_jobs", task_name="drain-jobs", group="drain")
+        except Exception:
+            logger.exception("could not ring the job doorbell; the dispatcher will pick the jobs up")
+            return
+
+
+def jobs_cancel_open(shipment: Shipment) -> int:
+    return SyncJob.objects.filter(shipment=shipment, state__in=OPEN_JOB_STATES).update(
+        state=JobState.DONE, last_outcome="Cancelled: nothing left to do", finished_at=timezone.now()
+    )
+
+
+# -- claiming ----------------------------------------------------------------------------------------
+def jobs_claim(*, kinds: list[str], limit: int = 1, worker: str = WORKER_ID) -> list[SyncJob]:
+    """Take up to `limit` due jobs for this worker; no two workers ever hold the same job."""
+    if not kinds:
+        return []
+    now = timezone.now()
+    with transaction.atomic():
+        due = SyncJob.objects.filter(state=JobState.PENDING, next_attempt_at__lte=now, kind__in=kinds).order_by(
+            "next_attempt_at", "id"
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("id", flat=True)[:limit])
+        if not ids:
+            return []
+        SyncJob.objects.filter(id__in=ids, state=JobState.PENDING).update(
+            state=JobState.RUNNING,
+            worker=worker,
+            lease_until=now + timedelta(seconds=settings.SYNC_JOB_LEASE_SECONDS),
+            attempts=F("attempts") + 1,
+            updated_at=now,
+        )
+    return list(
+        SyncJob.objects.filter(id__in=ids, state=JobState.RUNNING, worker=worker).select_related(
+            "shipment", "shipment__carrier"
+        )
+    )
+
+
+# -- finishing ---------------------------------------------------------------------------------------
+def job_finish(job: SyncJob, *, outcome: str) -> None:
+    _apply(job, Outcome.done(outcome))
+
+
+def job_recheck_later(job: SyncJob, *, reason: str) -> None:
+    """A pushed delivery not visible as done yet: look again shortly, a few times, then leave it to the pull."""
+    delays = settings.SYNC_PUSH_RECHECK_SECONDS
+    if job.attempts <= len(delays):
+        at = timezone.now() + timedelta(seconds=delays[job.attempts - 1])
+        _apply(job, Outcome.wait(f"{reason}; looking again", at), count_attempt=True)
+    else:
+        _apply(job, Outcome.done(f"{reason} after {job.attempts} reads; the scheduled pull will take it in"))
+
+
+def _apply(job: SyncJob, outcome: Outcome, *, duration_ms: int = 0, count_attempt: bool = False) -> None:
+    now = timezone.now()
+    job.last_latency_ms = duration_ms or job.last_latency_ms
+    job.lease_until = None
+    if outcome.kind == "done":
+        job.state = JobState.DONE
+        job.last_outcome = outcome.message[:200]
+        job.last_error = ""
+        job.finished_at = now
+    elif outcome.kind == "fail":
+        job.state = JobState.FAILED
+        job.last_outcome = "Needs attention"
+        job.last_error = outcome.message
+        job.finished_at = now
+    elif outcome.kind == "wait":
+        job.state = JobState.PENDING
+        job.next_attempt_at = outcome.at or now
+        job.last_outcome = outcome.message[:200]
+        if not count_attempt:
+            job.attempts = max(job.attempts - 1, 0)
+    else:
+        next_at = outcome.at or now + timedelta(seconds=backoff_delay(job.attempts))
+        job.last_error = outcome.message
+        if next_at > job.expires_at:
+            job.state = JobState.DEAD
+            job.last_outcome = f"Gave up after {job.attempts} attempts"
+            job.finished_at = now
+        else:
+            job.state = JobState.PENDING
+            job.next_attempt_at = next_at
+            job.last_outcome = f"Attempt {job.attempts} failed; next try at {timezone.localtime(next_at):%H:%M:%S}"
+    job.save()
+    if job.state == JobState.DEAD:
+        _alert_dead(job)
+
+
+def _alert_dead(job: SyncJob) -> None:
+    from .alerts import alert_admins
+
+    shipment = job.shipment
+    what = f"{shipment.picking_name} ({shipment.tracking_number})" if shipment else f"delivery #{job.picking_id}"
+    alert_admins(
+        f"Gave up on {job.get_kind_display().lower()} for {what}",
+        f"The portal kept failing for {settings.SYNC_JOB_EXPIRY_HOURS:g} hours and stopped trying.\n"
+        f"Last error: {job.last_error}\n\nRetry it from the admin (Sync jobs, action 'Retry') once the cause is fixed.",
+        job_id=job.id,
+        shipment_id=job.shipment_id,
+    )
+
+
+def job_retry(job: SyncJob, *, reason: str = "Retried from the admin") -> bool:
+    """Give a failed or dead job a fresh start (and its shipment a clean review flag)."""
+    if not job.can_retry:
+        return False
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            updated = SyncJob.objects.filter(pk=job.pk, state__in=[JobState.FAILED, JobState.DEAD]).update(
+                state=JobState.PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                expires_at=now + timedelta(hours=settings.SYNC_JOB_EXPIRY_HOURS),
+                finished_at=None,
+                last_outcome=reason[:200],
+            )
+            if updated and job.shipment_id:
+                Shipment.objects.filter(pk=job.shipment_id).update(needs_review=False, review_reason="")
+    except IntegrityError:
+        return False  # another open job of this kind exists for the shipment; that one will do the work
+    if updated:
+        transaction.on_commit(lambda: jobs_ring(1))
+    return bool(updated)
+
+
+# -- running -----------------------------------------------------------------------------------------
+@dataclass
+class DrainStats:
+    ran: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, kind: str) -> None:
+        self.ran += 1
+        self.outcomes[kind] = self.outcomes.get(kind, 0) + 1
+
+
+class _Clients:
+    """Per-thread clients, made on first use and closed at the end of a drain."""
+
+    def __init__(self, aftership_factory: Callable, odoo_factory: Callable):
+        self._aftership_factory = aftership_factory
+        self._odoo_factory = odoo_factory
+        self._aftership = None
+        self._odoo = None
+
+    @property
+    def aftership(self):
+        if self._aftership is None:
+            self._aftership = self._aftership_factory()
+        return self._aftership
+
+    @property
+    def odoo(self):
+        if self._odoo is None:
+            self._odoo = self._odoo_factory()
+        return self._odoo
+
+    def close(self) -> None:
+        for client in (self._aftership, self._odoo):
+            if client is not None:
+                client.close()
+
+
+def _outcome_for_exception(exc: Exception) -> Outcome:
+    """Exceptions a handler did not turn into an outcome itself: what they mean for the job."""
+    from .aftership import AfterShipAuthError, AfterShipError, AfterShipRateLimited
+    from .health import service_pause
+    from .odoo import OdooAuthError, OdooError
+    from .ratelimit import QuotaExhausted, RateLimitBusy
+
+    now = timezone.now()
+    recheck = now + timedelta(minutes=settings.SYNC_AUTH_PAUSE_RECHECK_MINUTES)
+    if isinstance(exc, AfterShipAuthError):
+        service_pause(ServiceState.AFTERSHIP, str(exc))
+        return Outcome.wait("Waiting: AfterShip refused the API key", recheck)
+    if isinstance(exc, OdooAuthError):
+        service_pause(ServiceState.ODOO, str(exc))
+        return Outcome.wait("Waiting: Odoo refused the login", recheck)
+    if isinstance(exc, AfterShipRateLimited):
+        return Outcome.wait("Waiting: AfterShip rate limit", now + timedelta(seconds=max(exc.reset_at - time.time(), 1)))
+    if isinstance(exc, QuotaExhausted):
+        return Outcome.wait(f"Waiting: {exc}", exc.resets_at)
+    if isinstance(exc, RateLimitBusy):
+        return Outcome.wait("Waiting for a free AfterShip call slot", now + timedelta(seconds=exc.retry_after))
+    if isinstance(exc, AfterShipError | OdooError) and exc.retryable:
+        return Outcome.retry(str(exc))
+    if isinstance(exc, AfterShipError | OdooError):
+        return Outcome.fail(str(exc))
+    logger.exception("job failed with an unexpected error")
+    return Outcome.retry(f"Unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _handler(kind: str):
+    from .outbound import tracking_create
+
+    return {JobKind.CREATE_TRACKING: tracking_create}[kind]
+
+
+def job_execute(job: SyncJob, clients: _Clients) -> Outcome:
+    """Run one claimed job and record the attempt."""
+    started = time.monotonic()
+    started_at = timezone.now()
+    with log_context(job_id=job.id, shipment_id=job.shipment_id, picking_id=job.picking_id):
+        try:
+            outcome = _handler(job.kind)(job, clients.aftership)
+        except Exception as exc:
+            outcome = _outcome_for_exception(exc)
+        duration_ms = int((time.monotonic() - started) * 1000)
+        _apply(job, outcome, duration_ms=duration_ms)
+        JobAttempt.objects.create(
+            job=job,
+            started_at=started_at,
+            duration_ms=duration_ms,
+            outcome=outcome.kind,
+            error=outcome.message if outcome.kind in ("retry", "fail") else "",
+            worker=job.worker,
+        )
+        log = logger.info if outcome.kind in ("done", "wait") else logger.warning
+        log("job %s", outcome.kind, extra={"outcome": outcome.message, "attempt": job.attempts, "ms": duration_ms})
+    return outcome
+
+
+def picking_syncs_execute(batch: list[SyncJob], clients: _Clients) -> None:
+    from .pull import picking_sync_run
+
+    started_at = timezone.now()
+    try:
+        picking_sync_run(clients.odoo, batch)
+        return
+    except Exception as exc:
+        outcome = _outcome_for_exception(exc)
+    for job in batch:
+        with log_context(job_id=job.id, picking_id=job.picking_id):
+            _apply(job, outcome)
+            JobAttempt.objects.create(job=job, started_at=started_at, outcome=outcome.kind, error=outcome.message)
+            logger.warning("delivery read %s", outcome.kind, extra={"outcome": outcome.message})
+
+
+def _default_aftership():
+    from .clients import aftership_client
+
+    return aftership_client()
+
+
+def _default_odoo():
+    from .clients import odoo_client
+
+    return odoo_client()
+
+
+def _paused_services() -> set[str]:
+    return set(ServiceState.objects.filter(credentials_ok=False).values_list("service", flat=True))
+
+
+def jobs_drain(
+    *,
+    budget_seconds: float | None = None,
+    threads: int = 1,
+    aftership_factory: Callable = _default_aftership,
+    odoo_factory: Callable = _default_odoo,
+    worker: str = WORKER_ID,
+    on_job: Callable[[DrainStats], None] | None = None,
+    stop: threading.Event | None = None,
+) -> DrainStats:
+    """Run due jobs until none are left or the time budget is spent; `threads` > 1 runs several at once."""
+    deadline = time.monotonic() + (budget_seconds or settings.SYNC_DRAIN_BUDGET_SECONDS)
+    stats = DrainStats()
+    lock = threading.Lock()
+
+    def loop(in_thread: bool) -> None:
+        clients = _Clients(aftership_factory, odoo_factory)
+        try:
+            while time.monotonic() < deadline and not (stop and stop.is_set()):
+                paused = _paused_services()
+                if ServiceState.ODOO not in paused:
+                    batch = jobs_claim(kinds=[JobKind.PICKING_SYNC], limit=settings.SYNC_PAGE_SIZE, worker=worker)
+                    if batch:
+                        picking_syncs_execute(batch, clients)
+                        with lock:
+                            stats.count("picking_sync")
+                            if on_job:
+                                on_job(stats)
+                        continue
+                kinds = [] if ServiceState.AFTERSHIP in paused else [JobKind.CREATE_TRACKING]
+                claimed = jobs_claim(kinds=kinds, limit=1, worker=worker)
+                if not claimed:
+                    break
+                outcome = job_execute(claimed[0], clients)
+                with lock:
+                    stats.count(outcome.kind)
+                    if on_job:
+                        on_job(stats)
+        finally:
+            clients.close()
+            if in_thread:
+                connection.close()
+
+    if threads <= 1:
+        loop(in_thread=False)
+    else:
+        pool = [threading.Thread(target=loop, args=(True,), name=f"drain-{i}") for i in range(threads)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+    return stats
+
+
+def jobs_recover_stale() -> int:
+    """Jobs whose worker died mid-run (lease expired) go back to the queue."""
+    now = timezone.now()
+    count = SyncJob.objects.filter(state=JobState.RUNNING, lease_until__lt=now).update(
+        state=JobState.PENDING,
+        next_attempt_at=now,
+        worker="",
+        lease_until=None,
+        last_outcome="The worker running this job stopped before finishing; queued again",
+    )
+    if count:
+        logger.warning("returned jobs of stopped workers to the queue", extra={"jobs": count})
+    return count
+
+
+def jobs_dispatch() -> int:
+    """The safety net: recover stale jobs and ring for due ones whose doorbell was lost. Returns due count."""
+    close_old_connections()
+    jobs_recover_stale()
+    paused = _paused_services()
+    kinds = []
+    if ServiceState.ODOO not in paused:
+        kinds.append(JobKind.PICKING_SYNC)
+    if ServiceState.AFTERSHIP not in paused:
+        kinds.append(JobKind.CREATE_TRACKING)
+    due = SyncJob.objects.filter(state=JobState.PENDING, next_attempt_at__lte=timezone.now(), kind__in=kinds).count()
+    if due:
+        jobs_ring(due)
+    return due

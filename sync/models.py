@@ -1,0 +1,365 @@
+"""What the portal knows: carrier mappings, shipments and their history, webhooks received, work to do.
+
+Models hold state and the rules about it (what is final, what may be retried); the I/O that moves a
+shipment along lives in the service modules (`pull`, `jobs`, `outbound`, ...).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class CarrierMapping(models.Model):
+    """How an Odoo delivery carrier (`delivery.carrier`) is known to AfterShip."""
+
+    odoo_carrier_id = models.PositiveIntegerField("Odoo carrier id", unique=True)
+    odoo_carrier_name = models.CharField("Odoo carrier", max_length=200)
+    slug = models.CharField(
+        "AfterShip courier",
+        max_length=100,
+        blank=True,
+        help_text="AfterShip's courier slug, e.g. dhl, ups, fedex, royal-mail. Leave empty to let AfterShip detect "
+        "the courier from each tracking number.",
+    )
+    enabled = models.BooleanField(
+        default=True,
+        help_text="Untick for carriers whose parcels should not be tracked in AfterShip (e.g. customer pick-up).",
+    )
+    custom_fields = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='AfterShip custom field name -> Odoo field of the delivery order, e.g. {"weight": "weight", '
+        '"warehouse": "picking_type_id"}. Prefix with "sale." for a field of the sale order.',
+    )
+    send_customer_email = models.BooleanField(
+        "send customer e-mail",
+        null=True,
+        blank=True,
+        help_text="Send the customer's e-mail to AfterShip (for its notifications). Empty: use the global setting.",
+    )
+    send_customer_phone = models.BooleanField(
+        "send customer phone",
+        null=True,
+        blank=True,
+        help_text="Send the customer's phone to AfterShip (for SMS notifications). Empty: use the global setting.",
+    )
+    suggested_slug = models.CharField(
+        "courier suggested by AfterShip",
+        max_length=100,
+        blank=True,
+        help_text="What AfterShip's courier detection proposed for this carrier's last tracking number.",
+    )
+    first_seen_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["odoo_carrier_name"]
+        permissions = [("resync_shipments", "Can retry failed work and resync deliveries from Odoo")]
+
+    def __str__(self) -> str:
+        return f"{self.odoo_carrier_name} → {self.slug or '(not mapped)'}"
+
+    @property
+    def is_mapped(self) -> bool:
+        return bool(self.slug)
+
+    def allows_email(self) -> bool:
+        if self.send_customer_email is None:
+            return settings.AFTERSHIP_SEND_CONTACT_DEFAULT
+        return self.send_customer_email
+
+    def allows_phone(self) -> bool:
+        if self.send_customer_phone is None:
+            return settings.AFTERSHIP_SEND_CONTACT_DEFAULT
+        return self.send_customer_phone
+
+    def clean(self) -> None:
+        if not isinstance(self.custom_fields, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in self.custom_fields.items()
+        ):
+            raise ValidationError({"custom_fields": "Use an object of AfterShip field name → Odoo field name."})
+        self.slug = self.slug.strip().lower()
+
+
+class ShipmentStatus(models.TextChoices):
+    """The portal's own view of a parcel; AfterShip's raw tag is kept next to it."""
+
+    NEW = "new", "Waiting to be sent to AfterShip"
+    PENDING = "pending", "Tracking created, no carrier news yet"
+    INFO_RECEIVED = "info_received", "Label created"
+    IN_TRANSIT = "in_transit", "In transit"
+    OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
+    AVAILABLE_FOR_PICKUP = "available_for_pickup", "Available for pickup"
+    ATTEMPT_FAIL = "attempt_fail", "Delivery attempt failed"
+    EXCEPTION = "exception", "Exception"
+    DONE = "done", "Delivered"
+    EXPIRED = "expired", "Expired (no news for 30 days)"
+    IGNORED = "ignored", "Not tracked (carrier disabled)"
+
+
+class Shipment(models.Model):
+    """One parcel: one tracking number of an outgoing Odoo delivery (a multi-parcel delivery has several)."""
+
+    picking_id = models.PositiveIntegerField("Odoo delivery id", db_index=True)
+    picking_name = models.CharField("delivery", max_length=100)
+    sale_order_id = models.PositiveIntegerField("Odoo sale order id", null=True, blank=True)
+    sale_order_name = models.CharField("sale order", max_length=100, blank=True, db_index=True)
+    partner_id = models.PositiveIntegerField("Odoo customer id", null=True, blank=True)
+    partner_name = models.CharField("customer", max_length=200, blank=True)
+    carrier = models.ForeignKey(
+        CarrierMapping, null=True, blank=True, on_delete=models.SET_NULL, related_name="shipments"
+    )
+    tracking_number = models.CharField(max_length=100, db_index=True)
+    slug = models.CharField("AfterShip courier", max_length=100, blank=True, db_index=True)
+    suggested_slug = models.CharField("courier suggested by AfterShip", max_length=100, blank=True)
+    aftership_id = models.CharField("AfterShip tracking id", max_length=64, blank=True, db_index=True)
+    status = models.CharField(
+        max_length=32, choices=ShipmentStatus.choices, default=ShipmentStatus.NEW, db_index=True
+    )
+    tag = models.CharField("AfterShip tag", max_length=50, blank=True)
+    subtag = models.CharField("AfterShip subtag", max_length=50, blank=True)
+    subtag_message = models.CharField(max_length=200, blank=True)
+    expected_delivery = models.DateTimeField(null=True, blank=True)
+    last_checkpoint_at = models.DateTimeField(null=True, blank=True)
+    needs_review = models.BooleanField(default=False, db_index=True)
+    review_reason = models.TextField(blank=True)
+    odoo_validated_at = models.DateTimeField("validated in Odoo", null=True, blank=True)
+    odoo_write_date = models.DateTimeField(null=True, blank=True)
+    tracked_at = models.DateTimeField("tracking created at", null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["picking_id", "tracking_number"], name="shipment_unique_parcel"),
+        ]
+        indexes = [models.Index(fields=["slug", "tracking_number"], name="shipment_slug_number")]
+
+    def __str__(self) -> str:
+        return f"{self.picking_name} {self.tracking_number}"
+
+    @property
+    def is_tracked(self) -> bool:
+        return bool(self.aftership_id)
+
+    def flag_for_review(self, reason: str) -> None:
+        self.needs_review = True
+        self.review_reason = reason
+
+    def clear_review(self) -> None:
+        self.needs_review = False
+        self.review_reason = ""
+
+
+class Checkpoint(models.Model):
+    """One step of a shipment's carrier history, as AfterShip reported it; never stored twice."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="checkpoints")
+    checkpoint_time = models.DateTimeField(null=True, blank=True)
+    location = models.CharField(max_length=300, blank=True)
+    message = models.TextField(blank=True)
+    tag = models.CharField(max_length=50, blank=True)
+    subtag = models.CharField(max_length=50, blank=True)
+    dedupe_key = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["shipment", "checkpoint_time", "id"]
+        constraints = [models.UniqueConstraint(fields=["shipment", "dedupe_key"], name="checkpoint_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.checkpoint_time} {self.tag} {self.message[:40]}"
+
+
+class SignatureResult(models.TextChoices):
+    VALID = "valid", "Valid"
+    VALID_PREVIOUS = "valid_previous", "Valid (previous secret)"
+    MISSING = "missing", "Missing signature"
+    INVALID = "invalid", "Invalid signature"
+    BAD_TOKEN = "bad_token", "Wrong URL token"
+    NOT_CHECKED = "not_checked", "Not checked"
+
+
+class EventState(models.TextChoices):
+    RECEIVED = "received", "Received, waiting to be processed"
+    PROCESSED = "processed", "Processed"
+    DUPLICATE = "duplicate", "Duplicate (already processed)"
+    REJECTED = "rejected", "Rejected (failed authentication)"
+    FAILED = "failed", "Failed"
+
+
+class TrackingEvent(models.Model):
+    """A webhook delivery from AfterShip, stored as it arrived, before anything tries to parse it."""
+
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    headers = models.JSONField(default=dict)
+    body = models.BinaryField()
+    signature = models.CharField(max_length=20, choices=SignatureResult.choices, default=SignatureResult.NOT_CHECKED)
+    event_id = models.CharField(max_length=64, blank=True, db_index=True)
+    dedupe_key = models.CharField(max_length=128, blank=True, db_index=True)
+    tracking_number = models.CharField(max_length=100, blank=True, db_index=True)
+    slug = models.CharField(max_length=100, blank=True)
+    tag = models.CharField(max_length=50, blank=True)
+    shipment = models.ForeignKey(Shipment, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    state = models.CharField(max_length=20, choices=EventState.choices, default=EventState.RECEIVED, db_index=True)
+    error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id or 'event'} {self.tracking_number} {self.tag}".strip()
+
+
+class JobKind(models.TextChoices):
+    PICKING_SYNC = "picking_sync", "Read a delivery from Odoo"
+    CREATE_TRACKING = "create_tracking", "Create the AfterShip tracking"
+    WRITEBACK = "writeback", "Write the status back to Odoo"
+
+
+class JobState(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed (needs attention)"
+    DEAD = "dead", "Gave up"
+
+
+OPEN_JOB_STATES = (JobState.PENDING, JobState.RUNNING)
+
+
+def _default_expiry():
+    return timezone.now() + timedelta(hours=settings.SYNC_JOB_EXPIRY_HOURS)
+
+
+class SyncJob(models.Model):
+    """One unit of outbound or write-back work; the row is the truth, the task queue only a doorbell.
+
+    pending: due at `next_attempt_at` (a retry if `attempts` > 0); running: claimed by a worker until
+    `lease_until`; done; failed: stopped on an error a person must look at; dead: kept failing until
+    `expires_at`. Failed and dead jobs can be retried from the admin.
+    """
+
+    kind = models.CharField(max_length=32, choices=JobKind.choices, db_index=True)
+    shipment = models.ForeignKey(Shipment, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs")
+    picking_id = models.PositiveIntegerField("Odoo delivery id", null=True, blank=True, db_index=True)
+    payload = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=100, blank=True)
+    last_error = models.TextField(blank=True)
+    last_outcome = models.CharField(max_length=200, blank=True)
+    last_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField(default=_default_expiry)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="job_due")]
+        constraints = [
+            # A shipment never has two open jobs of one kind: a re-pulled delivery cannot queue a second create.
+            models.UniqueConstraint(
+                fields=["kind", "shipment"],
+                condition=Q(state__in=["pending", "running"]) & Q(shipment__isnull=False),
+                name="job_one_open_per_shipment",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "picking_id"],
+                condition=Q(state__in=["pending", "running"]) & Q(shipment__isnull=True),
+                name="job_one_open_per_picking",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = f"shipment {self.shipment_id}" if self.shipment_id else f"delivery {self.picking_id}"
+        return f"{self.get_kind_display()} ({target})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_JOB_STATES
+
+    @property
+    def can_retry(self) -> bool:
+        return self.state in (JobState.FAILED, JobState.DEAD)
+
+
+class JobAttempt(models.Model):
+    """The trace of one attempt at a job: when, how long, and how it ended."""
+
+    job = models.ForeignKey(SyncJob, on_delete=models.CASCADE, related_name="attempt_log")
+    started_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=200)
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+
+class SyncCursor(models.Model):
+    """Where an incremental Odoo pull stands: the newest `write_date` it has fully read."""
+
+    name = models.CharField(max_length=50, unique=True)
+    write_date = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_summary = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.write_date}"
+
+
+class ServiceState(models.Model):
+    """Health of one external service as the portal sees it: paused on bad credentials, alerts sent."""
+
+    AFTERSHIP = "aftership"
+    ODOO = "odoo"
+    SERVICES = [(AFTERSHIP, "AfterShip"), (ODOO, "Odoo")]
+
+    service = models.CharField(max_length=20, choices=SERVICES, unique=True)
+    credentials_ok = models.BooleanField(default=True)
+    paused_reason = models.TextField(blank=True)
+    paused_since = models.DateTimeField(null=True, blank=True)
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_service_display()}: {'ok' if self.credentials_ok else 'paused'}"
+
+
+class ApiUsage(models.Model):
+    """Calls made to an external API, counted per hour and endpoint for the dashboard."""
+
+    service = models.CharField(max_length=20)
+    endpoint = models.CharField(max_length=60)
+    hour = models.DateTimeField()
+    calls = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    rate_limited = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-hour", "service", "endpoint"]
+        constraints = [models.UniqueConstraint(fields=["service", "endpoint", "hour"], name="api_usage_unique")]
+
+
+class RateLimitSlot(models.Model):
+    """Shared rate-limiter state (when there is no Redis): the next free time slot of a bucket."""
+
+    key = models.CharField(max_length=100, unique=True)
+    next_free = models.FloatField(default=0.0)
+    day = models.CharField(max_length=10, blank=True)
+    day_count = models.PositiveIntegerField(default=0)

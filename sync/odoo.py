@@ -1,0 +1,359 @@
+"""Client for Odoo's external API: JSON-RPC (`/jsonrpc`, Odoo 17/18) and JSON-2 (`/json/2`, Odoo 19).
+
+Both transports sit behind one interface (`OdooClient.call(model, method, *args, **kwargs)`) and turn
+Odoo's error objects into the typed exceptions below, which callers act on: authentication stops
+the work, access and validation errors need a person, transient errors are retried later.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "shiptrack-portal/0.1 (+odoo-aftership)"
+
+
+class OdooError(Exception):
+    """Odoo refused or failed a call; `name` is Odoo's exception class (e.g. odoo.exceptions.UserError)."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, name: str = "", model: str = "", method: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.name = name
+        self.model = model
+        self.method = method
+
+    def __str__(self) -> str:
+        where = f"{self.model}.{self.method}: " if self.model else ""
+        return f"{where}{self.message}"
+
+
+class OdooAuthError(OdooError):
+    """The login or API key was refused (AccessDenied, expired or revoked key, unknown user)."""
+
+
+class OdooAccessError(OdooError):
+    """The integration user lacks a right in Odoo (AccessError): fix its groups."""
+
+
+class OdooValidationError(OdooError):
+    """Odoo rejected the data (UserError, ValidationError, RedirectWarning)."""
+
+
+class OdooMissingError(OdooError):
+    """The record does not exist or was deleted (MissingError)."""
+
+
+class OdooProgrammingError(OdooError):
+    """Odoo raised a Python error on our call (unknown field or method, bad arguments)."""
+
+
+class OdooTransientError(OdooError):
+    """Odoo could not be reached or failed on its side (network, timeout, 5xx, database conflict)."""
+
+    retryable = True
+
+
+_ERRORS_BY_NAME: dict[str, type[OdooError]] = {
+    "odoo.exceptions.AccessDenied": OdooAuthError,
+    "werkzeug.exceptions.Unauthorized": OdooAuthError,
+    "odoo.http.SessionExpiredException": OdooAuthError,
+    "odoo.exceptions.AccessError": OdooAccessError,
+    "werkzeug.exceptions.Forbidden": OdooAccessError,
+    "odoo.exceptions.MissingError": OdooMissingError,
+    "odoo.exceptions.ValidationError": OdooValidationError,
+    "odoo.exceptions.UserError": OdooValidationError,
+    "odoo.exceptions.RedirectWarning": OdooValidationError,
+    "odoo.exceptions.CacheMiss": OdooTransientError,
+    "odoo.exceptions.ConcurrencyError": OdooTransientError,
+}
+
+
+def error_from_payload(data: dict, *, model: str = "", method: str = "") -> OdooError:
+    """Map Odoo's serialised exception (`{name, message, ...}`) to our exception classes."""
+    name = str(data.get("name") or "")
+    message = str(data.get("message") or "Odoo returned an error without a message")
+    if name in _ERRORS_BY_NAME:
+        cls = _ERRORS_BY_NAME[name]
+    elif name.startswith(("psycopg2.", "psycopg.")):
+        cls = OdooTransientError
+    elif name.startswith(("builtins.", "werkzeug.exceptions.")):
+        cls = OdooProgrammingError
+    else:
+        cls = OdooError
+    return cls(message, name=name, model=model, method=method)
+
+
+@dataclass(frozen=True)
+class OdooConfig:
+    url: str
+    db: str
+    username: str
+    api_key: str
+    protocol: str = "jsonrpc"
+    timeout: float = 30.0
+
+    @classmethod
+    def from_settings(cls) -> OdooConfig:
+        return cls(
+            url=settings.ODOO_URL,
+            db=settings.ODOO_DB,
+            username=settings.ODOO_USERNAME,
+            api_key=settings.ODOO_API_KEY,
+            protocol=settings.ODOO_PROTOCOL,
+            timeout=settings.ODOO_TIMEOUT,
+        )
+
+
+class _Transport:
+    def __init__(self, config: OdooConfig, session: requests.Session):
+        self.config = config
+        self.session = session
+
+    def _post(self, url: str, **kwargs) -> requests.Response:
+        try:
+            return self.session.post(url, timeout=(min(5.0, self.config.timeout), self.config.timeout), **kwargs)
+        except requests.Timeout as exc:
+            raise OdooTransientError(f"Odoo did not answer within {self.config.timeout:g} s") from exc
+        except requests.ConnectionError as exc:
+            raise OdooTransientError(f"Cannot reach Odoo at {self.config.url}: {type(exc).__name__}") from exc
+
+    @staticmethod
+    def _server_failure(response: requests.Response) -> OdooTransientError | None:
+        if response.status_code >= 500 or response.status_code in (408, 429):
+            return OdooTransientError(f"Odoo answered HTTP {response.status_code}")
+        return None
+
+
+class JsonRpcTransport(_Transport):
+    """`/jsonrpc` with `common.authenticate` once, then `object.execute_kw` with uid and API key."""
+
+    def __init__(self, config: OdooConfig, session: requests.Session):
+        super().__init__(config, session)
+        self._uid: int | None = None
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def _rpc(self, service: str, method: str, args: list, *, model: str = "", rpc_method: str = "") -> Any:
+        body = {
+            "jsonrpc": "2.0",
+            "method": "call",
+            "params": {"service": service, "method": method, "args": args},
+            "id": next(self._ids),
+        }
+        response = self._post(f"{self.config.url}/jsonrpc", json=body)
+        if failure := self._server_failure(response):
+            raise failure
+        if response.status_code != 200:
+            raise OdooProgrammingError(
+                f"Odoo refused the request (HTTP {response.status_code}); is {self.config.url} an Odoo server?",
+                model=model,
+                method=rpc_method,
+            )
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            raise OdooTransientError("Odoo answered with something that is not JSON") from exc
+        if "error" in payload:
+            data = payload["error"].get("data") or {"message": payload["error"].get("message")}
+            raise error_from_payload(data, model=model, method=rpc_method)
+        # A method that returns None comes back without a "result" key at all.
+        return payload.get("result")
+
+    def uid(self) -> int:
+        with self._lock:
+            if self._uid is None:
+                uid = self._rpc(
+                    "common", "authenticate", [self.config.db, self.config.username, self.config.api_key, {}]
+                )
+                if not uid:
+                    raise OdooAuthError(
+                        f"Odoo refused the login {self.config.username!r} on database {self.config.db!r}: "
+                        "check ODOO_USERNAME and ODOO_API_KEY (API keys of internal users expire after 90 days).",
+                        name="odoo.exceptions.AccessDenied",
+                    )
+                self._uid = int(uid)
+            return self._uid
+
+    def forget_login(self) -> None:
+        with self._lock:
+            self._uid = None
+
+    def version(self) -> dict:
+        return self._rpc("common", "version", [])
+
+    def call(self, model: str, method: str, args: list, kwargs: dict) -> Any:
+        uid = self.uid()
+        try:
+            return self._rpc(
+                "object",
+                "execute_kw",
+                [self.config.db, uid, self.config.api_key, model, method, args, kwargs],
+                model=model,
+                rpc_method=method,
+            )
+        except OdooAuthError:
+            self.forget_login()
+            raise
+
+
+# JSON-2 passes everything by name; these are the positional parameters of the ORM methods we use.
+_JSON2_POSITIONAL = {
+    "search_read": ["domain", "fields", "offset", "limit", "order"],
+    "search": ["domain", "offset", "limit", "order"],
+    "search_count": ["domain", "limit"],
+    "read": ["fields"],
+    "write": ["vals"],
+    "create": ["vals_list"],
+    "fields_get": ["allfields", "attributes"],
+    "unlink": [],
+}
+_JSON2_RECORD_METHODS = {"read", "write", "unlink", "message_post", "activity_schedule", "button_validate"}
+
+
+class Json2Transport(_Transport):
+    """Odoo 19's `/json/2/<model>/<method>`: bearer API key, named arguments, HTTP status on errors."""
+
+    def version(self) -> dict:
+        try:
+            response = self.session.get(f"{self.config.url}/web/version", timeout=self.config.timeout)
+        except requests.RequestException as exc:
+            raise OdooTransientError(f"Cannot reach Odoo at {self.config.url}: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise OdooProgrammingError(f"GET /web/version answered HTTP {response.status_code}")
+        return response.json()
+
+    def uid(self) -> int:
+        context = self.call("res.users", "context_get", [], {})
+        return int(context.get("uid") or 0)
+
+    def forget_login(self) -> None:
+        pass
+
+    def call(self, model: str, method: str, args: list, kwargs: dict) -> Any:
+        body: dict[str, Any] = {}
+        args = list(args)
+        if method in _JSON2_RECORD_METHODS and args:
+            body["ids"] = args.pop(0)
+        for name, value in zip(_JSON2_POSITIONAL.get(method, []), args, strict=False):
+            body[name] = value
+        if method == "create" and isinstance(body.get("vals_list"), dict):
+            body["vals_list"] = [body["vals_list"]]
+        body.update(kwargs)
+        headers = {"Authorization": f"bearer {self.config.api_key}", "X-Odoo-Database": self.config.db}
+        response = self._post(f"{self.config.url}/json/2/{model}/{method}", json=body, headers=headers)
+        if response.status_code == 200:
+            result = response.json()
+            if method == "create" and isinstance(args[0] if args else None, dict) and isinstance(result, list):
+                return result[0]
+            return result
+        if response.status_code >= 500 and "json" not in response.headers.get("Content-Type", ""):
+            raise OdooTransientError(f"Odoo answered HTTP {response.status_code}")
+        try:
+            data = response.json()
+        except ValueError:
+            data = {"message": f"HTTP {response.status_code}"}
+        if response.status_code == 401:
+            data.setdefault("name", "werkzeug.exceptions.Unauthorized")
+        raise error_from_payload(data, model=model, method=method)
+
+
+class OdooClient:
+    """The portal's one way to talk to Odoo. Reuses one HTTP session; counts calls per model.method."""
+
+    def __init__(self, config: OdooConfig | None = None, *, on_call: Callable[[str, str, bool], None] | None = None):
+        self.config = config or OdooConfig.from_settings()
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        transport_cls = Json2Transport if self.config.protocol == "json2" else JsonRpcTransport
+        self.transport = transport_cls(self.config, self.session)
+        self.on_call = on_call
+        self.calls = 0
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> OdooClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def version(self) -> dict:
+        return self.transport.version()
+
+    def uid(self) -> int:
+        return self.transport.uid()
+
+    def call(self, model: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        ok = False
+        try:
+            result = self.transport.call(model, method, list(args), kwargs)
+            ok = True
+            return result
+        finally:
+            self.calls += 1
+            elapsed_ms = int((time.monotonic() - started) * 1000)
+            logger.debug("odoo call", extra={"odoo_model": model, "odoo_method": method, "ms": elapsed_ms, "ok": ok})
+            if self.on_call:
+                self.on_call(model, method, ok)
+
+    # -- ORM helpers ---------------------------------------------------------------------------
+    def search_read(
+        self,
+        model: str,
+        domain: list,
+        fields: list[str],
+        *,
+        order: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        context: dict | None = None,
+    ) -> list[dict]:
+        kwargs: dict[str, Any] = {"fields": fields}
+        if order:
+            kwargs["order"] = order
+        if limit:
+            kwargs["limit"] = limit
+        if offset:
+            kwargs["offset"] = offset
+        if context:
+            kwargs["context"] = context
+        return self.call(model, "search_read", domain, **kwargs)
+
+    def read(self, model: str, ids: list[int], fields: list[str]) -> list[dict]:
+        """Read records; ids that no longer exist are simply missing from the answer (Odoo 18)."""
+        if not ids:
+            return []
+        return self.call(model, "read", sorted(set(ids)), fields=fields)
+
+    def read_by_id(self, model: str, ids: list[int], fields: list[str]) -> dict[int, dict]:
+        return {row["id"]: row for row in self.read(model, ids, fields)}
+
+    def write(self, model: str, ids: list[int], values: dict) -> bool:
+        return self.call(model, "write", ids, values)
+
+    def fields_get(self, model: str, names: list[str] | None = None, attributes: list[str] | None = None) -> dict:
+        kwargs: dict[str, Any] = {"attributes": attributes or ["type", "string"]}
+        if names is not None:
+            kwargs["allfields"] = names
+        return self.call(model, "fields_get", **kwargs)
+
+    def message_post(self, model: str, record_id: int, body: str) -> int:
+        """Post an internal note in the record's chatter (no e-mail to followers)."""
+        return self.call(
+            model, "message_post", [record_id], body=body, message_type="comment", subtype_xmlid="mail.mt_note"
+        )
