@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
-_ids: contextvars.ContextVar[dict] = contextvars.ContextVar("log_ids", default={})
+_ids: contextvars.ContextVar[dict | None] = contextvars.ContextVar("log_ids", default=None)
 
 
 @contextmanager
 def log_context(**ids) -> Iterator[None]:
     """Attach ids (job_id, shipment_id, event_id...) to every log line written inside the block."""
-    token = _ids.set({**_ids.get(), **{k: v for k, v in ids.items() if v is not None}})
+    token = _ids.set({**(_ids.get() or {}), **{k: v for k, v in ids.items() if v is not None}})
     try:
         yield
     finally:
@@ -28,7 +28,7 @@ def log_context(**ids) -> Iterator[None]:
 
 class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        for key, value in _ids.get().items():
+        for key, value in (_ids.get() or {}).items():
             if not hasattr(record, key):
                 setattr(record, key, value)
         return True

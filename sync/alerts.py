@@ -8,9 +8,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 
-logger = logging.getLogger(__name__)
+from .permissions import LOGISTICS_MANAGERS as LOGISTICS_GROUP
 
-LOGISTICS_GROUP = "Logistics managers"
+logger = logging.getLogger(__name__)
 
 
 def _admin_emails() -> list[str]:

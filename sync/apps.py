@@ -5,11 +5,13 @@ from django.db.models.signals import post_migrate
 def _after_migrate(sender, **kwargs) -> None:
     from django.core.management import call_command
 
+    from .permissions import groups_ensure
     from .schedules import schedules_ensure
 
     # The shared cache (courier list, Odoo field lists) lives in a table when there is no Redis.
     call_command("createcachetable", verbosity=0)
     schedules_ensure()
+    groups_ensure()
 
 
 class SyncConfig(AppConfig):

@@ -300,7 +300,9 @@ def _outcome_for_exception(exc: Exception) -> Outcome:
         service_pause(ServiceState.ODOO, str(exc))
         return Outcome.wait("Waiting: Odoo refused the login", recheck)
     if isinstance(exc, AfterShipRateLimited):
-        return Outcome.wait("Waiting: AfterShip rate limit", now + timedelta(seconds=max(exc.reset_at - time.time(), 1)))
+        return Outcome.wait(
+            "Waiting: AfterShip rate limit", now + timedelta(seconds=max(exc.reset_at - time.time(), 1))
+        )
     if isinstance(exc, QuotaExhausted):
         return Outcome.wait(f"Waiting: {exc}", exc.resets_at)
     if isinstance(exc, RateLimitBusy):

@@ -119,9 +119,7 @@ class Shipment(models.Model):
     slug = models.CharField("AfterShip courier", max_length=100, blank=True, db_index=True)
     suggested_slug = models.CharField("courier suggested by AfterShip", max_length=100, blank=True)
     aftership_id = models.CharField("AfterShip tracking id", max_length=64, blank=True, db_index=True)
-    status = models.CharField(
-        max_length=32, choices=ShipmentStatus.choices, default=ShipmentStatus.NEW, db_index=True
-    )
+    status = models.CharField(max_length=32, choices=ShipmentStatus.choices, default=ShipmentStatus.NEW, db_index=True)
     tag = models.CharField("AfterShip tag", max_length=50, blank=True)
     subtag = models.CharField("AfterShip subtag", max_length=50, blank=True)
     subtag_message = models.CharField(max_length=200, blank=True)
@@ -309,6 +307,9 @@ class JobAttempt(models.Model):
     class Meta:
         ordering = ["-started_at"]
 
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M:%S} {self.outcome}"
+
 
 class SyncCursor(models.Model):
     """Where an incremental Odoo pull stands: the newest `write_date` it has fully read."""
@@ -355,6 +356,9 @@ class ApiUsage(models.Model):
         ordering = ["-hour", "service", "endpoint"]
         constraints = [models.UniqueConstraint(fields=["service", "endpoint", "hour"], name="api_usage_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.service} {self.endpoint} {self.hour:%Y-%m-%d %H:00}: {self.calls}"
+
 
 class RateLimitSlot(models.Model):
     """Shared rate-limiter state (when there is no Redis): the next free time slot of a bucket."""
@@ -363,3 +367,6 @@ class RateLimitSlot(models.Model):
     next_free = models.FloatField(default=0.0)
     day = models.CharField(max_length=10, blank=True)
     day_count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.key

@@ -31,7 +31,9 @@ class QuotaExhausted(Exception):
     """The plan's daily API quota is used up; calls resume the next UTC day."""
 
     def __init__(self, quota: int, resets_at: datetime):
-        super().__init__(f"The AfterShip daily quota of {quota} calls is used up; calls resume at {resets_at:%H:%M} UTC")
+        super().__init__(
+            f"The AfterShip daily quota of {quota} calls is used up; calls resume at {resets_at:%H:%M} UTC"
+        )
         self.quota = quota
         self.resets_at = resets_at
 

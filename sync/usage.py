@@ -27,9 +27,7 @@ def usage_record(*, service: str, endpoint: str, ok: bool = True, rate_limited: 
             return
         try:
             with transaction.atomic():
-                ApiUsage.objects.create(
-                    **key, calls=1, errors=0 if ok else 1, rate_limited=1 if rate_limited else 0
-                )
+                ApiUsage.objects.create(**key, calls=1, errors=0 if ok else 1, rate_limited=1 if rate_limited else 0)
         except IntegrityError:
             ApiUsage.objects.filter(**key).update(**increments)
     except Exception:

@@ -18,7 +18,7 @@ def aftership_signature(body: bytes, secret: str) -> str:
 
 
 def signature_check(body: bytes, header: str | None, secrets: list[str]) -> str:
-    """"valid" (current secret), "valid_previous" (an older one, mid-rotation), "missing" or "invalid"."""
+    """ "valid" (current secret), "valid_previous" (an older one, mid-rotation), "missing" or "invalid"."""
     if not header:
         return "missing"
     given = header.strip().encode()

@@ -41,7 +41,5 @@ class OdooPickingWebhook(RawBodyView):
             return Response({"error": "The body is not JSON."}, status=400)
         picking_id = push_receive(payload) if isinstance(payload, dict) else None
         if picking_id is None:
-            return Response(
-                {"error": "Expected the notification of a stock.picking with its id (_id)."}, status=400
-            )
+            return Response({"error": "Expected the notification of a stock.picking with its id (_id)."}, status=400)
         return Response({"queued": picking_id}, status=202)

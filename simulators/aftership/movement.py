@@ -113,9 +113,15 @@ _PLACES: dict[str, tuple[str, list[tuple[str, str | None, str | None, float, flo
     ),
     "ESP": (
         "Europe/Madrid",
-        [("Madrid", "Madrid", "28001", 40.4168, -3.7038), ("Barcelona", "Cataluña", "08001", 41.3874, 2.1686)],
+        [
+            ("Madrid", "Madrid", "28001", 40.4168, -3.7038),
+            ("Barcelona", "Cataluña", "08001", 41.3874, 2.1686),
+        ],
     ),
-    "AUT": ("Europe/Vienna", [("Wien", "Wien", "1010", 48.2082, 16.3738), ("Linz", "Oberösterreich", "4020", 48.3069, 14.2858)]),
+    "AUT": (
+        "Europe/Vienna",
+        [("Wien", "Wien", "1010", 48.2082, 16.3738), ("Linz", "Oberösterreich", "4020", 48.3069, 14.2858)],
+    ),
 }
 
 
@@ -123,7 +129,10 @@ def places_in(country: str) -> list[Place]:
     tz, rows = _PLACES.get(country, ("UTC", []))
     if not rows:
         return [Place(city=None, country=country)]
-    return [Place(city=c, state=s, postal_code=p, latitude=la, longitude=lo, country=country, tz=tz) for c, s, p, la, lo in rows]
+    return [
+        Place(city=c, state=s, postal_code=p, latitude=la, longitude=lo, country=country, tz=tz)
+        for c, s, p, la, lo in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -215,11 +224,20 @@ def plan_journey(
     elif roll < 0.10:
         outcome = "returned"
         steps.append(Step("OutForDelivery", "OutForDelivery_001", "Out for delivery", depot, "OD"))
-        steps.append(Step("Exception", "Exception_007", "Incorrect address, delivery not possible", depot, "IA"))
+        steps.append(
+            Step("Exception", "Exception_007", "Incorrect address, delivery not possible", depot, "IA")
+        )
         steps.append(Step("Exception", "Exception_010", "Returning to sender", depot, "RS"))
         steps.append(Step("InTransit", "InTransit_003", "Arrived at sort facility", export_hub, "AR"))
         steps.append(
-            Step("Exception", "Exception_011", "Returned to sender", pickup_place, "RT", (_event("returned_to_sender"),))
+            Step(
+                "Exception",
+                "Exception_011",
+                "Returned to sender",
+                pickup_place,
+                "RT",
+                (_event("returned_to_sender"),),
+            )
         )
     elif roll < 0.20:
         outcome = "attempt_fail"
@@ -229,15 +247,27 @@ def plan_journey(
         )
         if rng.random() < 0.5:
             steps.append(
-                Step("AvailableForPickup", "AvailableForPickup_001", "Available for pickup at service point", depot, "PK")
+                Step(
+                    "AvailableForPickup",
+                    "AvailableForPickup_001",
+                    "Available for pickup at service point",
+                    depot,
+                    "PK",
+                )
             )
             steps.append(
-                Step("Delivered", "Delivered_002", "Picked up by the customer", depot, "DL", (_event("picked_up_by_customer"),))
+                Step(
+                    "Delivered",
+                    "Delivered_002",
+                    "Picked up by the customer",
+                    depot,
+                    "DL",
+                    (_event("picked_up_by_customer"),),
+                )
             )
         else:
             steps.append(Step("OutForDelivery", "OutForDelivery_001", "Out for delivery", depot, "OD"))
             steps.append(Step("Delivered", "Delivered_001", "Delivered", depot, "DL"))
-        outcome = "attempt_fail"
     else:
         outcome = "delivered"
         steps.append(Step("OutForDelivery", "OutForDelivery_001", "Out for delivery", depot, "OD"))

@@ -1,4 +1,4 @@
-"""The tracking resource as AfterShip 2026-07 shapes it: field lists, enums, create/update validation, progress.
+"""The tracking resource as AfterShip 2026-07 shapes it: fields, enums, body validation, progress.
 
 Everything here is plain data and pure functions over dicts in the API's own shape; the server module
 owns the store, the locking and the HTTP side.
@@ -239,7 +239,14 @@ _STRING_FIELDS = (
 )
 # The flat POST /trackings body (CreateTrackingRequest).
 CREATE_FIELDS = frozenset(
-    (*_STRING_FIELDS, "custom_fields", "order_promised_delivery_date", "shipment_tags", "last_mile", "customers")
+    (
+        *_STRING_FIELDS,
+        "custom_fields",
+        "order_promised_delivery_date",
+        "shipment_tags",
+        "last_mile",
+        "customers",
+    )
 )
 # PUT /trackings/{id} (UpdateTrackingByIdRequest): no tracking number, id, group or shipment links.
 UPDATE_FIELDS = frozenset(
@@ -364,9 +371,8 @@ def check_tracking_number(value: Any) -> str:
         raise bad_request(4007, "tracking_number is required.")
     if not isinstance(value, str):
         raise bad_request(4005, "The value of tracking_number is invalid.")
-    if (
-        not TRACKING_NUMBER_MIN <= len(value) <= TRACKING_NUMBER_MAX
-        or not _TRACKING_NUMBER_CHARS.fullmatch(value)
+    if not TRACKING_NUMBER_MIN <= len(value) <= TRACKING_NUMBER_MAX or not _TRACKING_NUMBER_CHARS.fullmatch(
+        value
     ):
         raise bad_request(4005, "The value of tracking_number is invalid.")
     return value
@@ -474,7 +480,9 @@ def check_fields(body: dict, allowed: frozenset[str], *, reject_unknown: bool) -
     for name, value in body.items():
         if name not in allowed:
             if reject_unknown:
-                raise bad_request(400, f"The request was invalid or cannot be otherwise served. Unknown field: {name}")
+                raise bad_request(
+                    400, f"The request was invalid or cannot be otherwise served. Unknown field: {name}"
+                )
             continue
         if value is None or name == "tracking_number":
             continue
@@ -675,7 +683,9 @@ def _naive(value: str | None) -> datetime | None:
         return None
 
 
-def apply_checkpoint(data: dict, checkpoint: dict, *, now: datetime, transit_days: int = 3) -> tuple[bool, bool]:
+def apply_checkpoint(
+    data: dict, checkpoint: dict, *, now: datetime, transit_days: int = 3
+) -> tuple[bool, bool]:
     """Add a checkpoint and bring the tracking-level fields in line with it.
 
     Returns (is_tracking_first_tag, estimated delivery revised).
@@ -686,7 +696,11 @@ def apply_checkpoint(data: dict, checkpoint: dict, *, now: datetime, transit_day
     # AfterShip keeps checkpoints oldest first; a back-dated scan slots into place.
     data["checkpoints"].sort(key=lambda c: c["checkpoint_time"] or "")
     latest = data["checkpoints"][-1]
-    data["tag"], data["subtag"], data["subtag_message"] = latest["tag"], latest["subtag"], latest["subtag_message"]
+    data["tag"], data["subtag"], data["subtag_message"] = (
+        latest["tag"],
+        latest["subtag"],
+        latest["subtag_message"],
+    )
     data["updated_at"] = iso_utc(now)
     data["tracked_count"] = (data["tracked_count"] or 0) + 1
     when = checkpoint["checkpoint_time"]
@@ -734,7 +748,9 @@ def apply_checkpoint(data: dict, checkpoint: dict, *, now: datetime, transit_day
             data["on_time_difference"] = max(late_by, 0)
     else:
         if pickup:
-            data["transit_time"] = max((now.astimezone(UTC).replace(tzinfo=None).date() - pickup.date()).days, 0)
+            data["transit_time"] = max(
+                (now.astimezone(UTC).replace(tzinfo=None).date() - pickup.date()).days, 0
+            )
         if data["latest_estimated_delivery"] and tag not in ("Exception", "Expired"):
             data["on_time_status"] = "trending-on-time"
             data["on_time_difference"] = 0

@@ -207,7 +207,9 @@ class WebhookEmitter:
         with self._cond:
             if self._stopping:
                 return
-            heapq.heappush(self._queue, _Job(time.monotonic() + delay, next(self._seq), event_id, url, attempt))
+            heapq.heappush(
+                self._queue, _Job(time.monotonic() + delay, next(self._seq), event_id, url, attempt)
+            )
             self._cond.notify_all()
 
     def _run(self) -> None:

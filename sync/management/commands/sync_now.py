@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from datetime import datetime, time as dtime
+from datetime import datetime
+from datetime import time as dtime
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError

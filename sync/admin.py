@@ -1,0 +1,380 @@
+"""The admin: carrier mappings for logistics managers; shipments, jobs and webhooks with recovery actions."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils.html import format_html
+from django.utils.translation import ngettext
+
+from . import jobs
+from .carriers import courier_list_cached
+from .models import (
+    ApiUsage,
+    CarrierMapping,
+    Checkpoint,
+    JobAttempt,
+    JobKind,
+    JobState,
+    ServiceState,
+    Shipment,
+    ShipmentStatus,
+    SyncCursor,
+    SyncJob,
+    TrackingEvent,
+)
+
+RESYNC_PERMISSION = "sync.resync_shipments"
+
+_STATUS_COLOURS = {
+    ShipmentStatus.DONE: "#2e7d32",
+    ShipmentStatus.EXCEPTION: "#c62828",
+    ShipmentStatus.ATTEMPT_FAIL: "#ef6c00",
+    ShipmentStatus.EXPIRED: "#6d4c41",
+    ShipmentStatus.NEW: "#757575",
+    ShipmentStatus.IGNORED: "#9e9e9e",
+}
+_JOB_COLOURS = {JobState.DONE: "#2e7d32", JobState.FAILED: "#c62828", JobState.DEAD: "#6a1b9a"}
+
+
+def _badge(text: str, colour: str):
+    return format_html(
+        '<span style="padding:1px 6px;border-radius:8px;background:{};color:#fff;white-space:nowrap">{}</span>',
+        colour,
+        text,
+    )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Logs and traces: visible, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class MappedFilter(admin.SimpleListFilter):
+    title = "mapping"
+    parameter_name = "mapped"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Needs a courier"), ("yes", "Mapped")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(slug="")
+        if self.value() == "yes":
+            return queryset.exclude(slug="")
+        return queryset
+
+
+@admin.register(CarrierMapping)
+class CarrierMappingAdmin(admin.ModelAdmin):
+    list_display = [
+        "odoo_carrier_name",
+        "courier",
+        "enabled",
+        "suggested_slug",
+        "parcels",
+        "parcels_in_review",
+        "send_customer_email",
+        "send_customer_phone",
+    ]
+    list_filter = [MappedFilter, "enabled"]
+    search_fields = ["odoo_carrier_name", "slug", "suggested_slug"]
+    readonly_fields = ["odoo_carrier_id", "odoo_carrier_name", "suggested_slug", "first_seen_at", "updated_at"]
+    fields = [
+        "odoo_carrier_name",
+        "odoo_carrier_id",
+        "slug",
+        "suggested_slug",
+        "enabled",
+        "custom_fields",
+        "send_customer_email",
+        "send_customer_phone",
+        "first_seen_at",
+        "updated_at",
+    ]
+    actions = ["retry_parcels"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                parcel_count=Count("shipments"),
+                review_count=Count("shipments", filter=Q(shipments__needs_review=True)),
+            )
+        )
+
+    @admin.display(description="AfterShip courier", ordering="slug")
+    def courier(self, obj):
+        if obj.slug:
+            return obj.slug
+        return _badge("not mapped", "#ef6c00")
+
+    @admin.display(description="parcels", ordering="parcel_count")
+    def parcels(self, obj):
+        return obj.parcel_count
+
+    @admin.display(description="in review", ordering="review_count")
+    def parcels_in_review(self, obj):
+        return obj.review_count or ""
+
+    def save_model(self, request, obj, form, change):
+        known = courier_list_cached()
+        if obj.slug and known is not None and obj.slug not in known:
+            messages.warning(
+                request,
+                f"AfterShip's courier list has no '{obj.slug}'. Check the slug on "
+                "https://www.aftership.com/couriers; parcels would fall back to courier detection.",
+            )
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Retry the parcels of these carriers that need review", permissions=["resync"])
+    def retry_parcels(self, request, queryset):
+        retried = 0
+        for job in SyncJob.objects.filter(
+            kind=JobKind.CREATE_TRACKING, shipment__carrier__in=queryset, state__in=[JobState.FAILED, JobState.DEAD]
+        ):
+            retried += jobs.job_retry(job, reason=f"Retried by {request.user} after a carrier mapping change")
+        self.message_user(request, ngettext("%d parcel queued again.", "%d parcels queued again.", retried) % retried)
+
+    def has_resync_permission(self, request):
+        return request.user.has_perm(RESYNC_PERMISSION)
+
+
+class CheckpointInline(admin.TabularInline):
+    model = Checkpoint
+    extra = 0
+    can_delete = False
+    fields = ["checkpoint_time", "tag", "subtag", "location", "message"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class JobInline(admin.TabularInline):
+    model = SyncJob
+    extra = 0
+    can_delete = False
+    fields = ["kind", "state", "attempts", "next_attempt_at", "last_outcome", "last_error"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ReviewFilter(admin.SimpleListFilter):
+    title = "attention"
+    parameter_name = "attention"
+
+    def lookups(self, request, model_admin):
+        return [("review", "Needs review"), ("untracked", "Not in AfterShip yet")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "review":
+            return queryset.filter(needs_review=True)
+        if self.value() == "untracked":
+            return queryset.filter(aftership_id="").exclude(status=ShipmentStatus.IGNORED)
+        return queryset
+
+
+@admin.register(Shipment)
+class ShipmentAdmin(admin.ModelAdmin):
+    list_display = [
+        "picking_name",
+        "sale_order_name",
+        "partner_name",
+        "tracking_number",
+        "slug",
+        "status_badge",
+        "review",
+        "tracked_at",
+        "updated_at",
+    ]
+    list_filter = [ReviewFilter, "status", "slug", "carrier"]
+    search_fields = ["tracking_number", "picking_name", "sale_order_name", "partner_name", "aftership_id"]
+    list_select_related = ["carrier"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in Shipment._meta.fields]
+    inlines = [CheckpointInline, JobInline]
+    actions = ["retry_tracking", "resync_from_odoo"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return _badge(obj.get_status_display(), _STATUS_COLOURS.get(obj.status, "#1565c0"))
+
+    @admin.display(description="needs review", ordering="needs_review")
+    def review(self, obj):
+        if not obj.needs_review:
+            return ""
+        return format_html('<span title="{}">⚠ {}</span>', obj.review_reason, obj.review_reason[:60])
+
+    @admin.action(description="Retry creating the AfterShip tracking", permissions=["resync"])
+    def retry_tracking(self, request, queryset):
+        retried = 0
+        with transaction.atomic():
+            for shipment in queryset.filter(aftership_id=""):
+                job = (
+                    shipment.jobs.filter(kind=JobKind.CREATE_TRACKING)
+                    .exclude(state__in=[JobState.PENDING, JobState.RUNNING])
+                    .order_by("-created_at")
+                    .first()
+                )
+                if job is not None and jobs.job_retry(job, reason=f"Retried by {request.user}"):
+                    retried += 1
+        self.message_user(request, ngettext("%d parcel queued again.", "%d parcels queued again.", retried) % retried)
+
+    @admin.action(description="Resync from Odoo (re-read the delivery)", permissions=["resync"])
+    def resync_from_odoo(self, request, queryset):
+        picking_ids = sorted(set(queryset.values_list("picking_id", flat=True)))
+        for picking_id in picking_ids:
+            jobs.job_enqueue_picking_sync(picking_id)
+        self.message_user(request, f"{len(picking_ids)} deliveries will be read again from Odoo.")
+
+    def has_resync_permission(self, request):
+        return request.user.has_perm(RESYNC_PERMISSION)
+
+
+class AttemptInline(admin.TabularInline):
+    model = JobAttempt
+    extra = 0
+    can_delete = False
+    fields = ["started_at", "duration_ms", "outcome", "error", "worker"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SyncJob)
+class SyncJobAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "kind",
+        "target",
+        "state_badge",
+        "attempts",
+        "next_attempt_at",
+        "last_outcome",
+        "short_error",
+        "created_at",
+    ]
+    list_filter = ["state", "kind"]
+    search_fields = ["shipment__tracking_number", "shipment__picking_name", "shipment__sale_order_name", "=picking_id"]
+    list_select_related = ["shipment"]
+    readonly_fields = [
+        "kind",
+        "shipment",
+        "picking_id",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "expires_at",
+        "lease_until",
+        "worker",
+        "last_outcome",
+        "last_error",
+        "last_latency_ms",
+        "created_at",
+        "finished_at",
+        "payload_pretty",
+    ]
+    exclude = ["payload"]
+    inlines = [AttemptInline]
+    actions = ["retry_jobs"]
+    show_full_result_count = False
+
+    @admin.display(description="for")
+    def target(self, obj):
+        if obj.shipment_id:
+            return f"{obj.shipment.picking_name} / {obj.shipment.tracking_number}"
+        return f"delivery #{obj.picking_id}"
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj):
+        return _badge(obj.get_state_display(), _JOB_COLOURS.get(obj.state, "#1565c0"))
+
+    @admin.display(description="last error")
+    def short_error(self, obj):
+        return obj.last_error[:80]
+
+    @admin.display(description="request body")
+    def payload_pretty(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False))
+
+    @admin.action(description="Retry the selected failed or abandoned jobs", permissions=["resync"])
+    def retry_jobs(self, request, queryset):
+        retried = sum(jobs.job_retry(job, reason=f"Retried by {request.user}") for job in queryset)
+        skipped = queryset.count() - retried
+        self.message_user(request, f"{retried} jobs queued again; {skipped} were not failed or abandoned.")
+
+    def has_resync_permission(self, request):
+        return request.user.has_perm(RESYNC_PERMISSION)
+
+
+@admin.register(TrackingEvent)
+class TrackingEventAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "event_id", "tracking_number", "slug", "tag", "signature", "state", "shipment"]
+    list_filter = ["state", "signature", "tag"]
+    search_fields = ["=event_id", "tracking_number"]
+    list_select_related = ["shipment"]
+    show_full_result_count = False
+    exclude = ["body"]
+    readonly_fields = [
+        "received_at",
+        "remote_addr",
+        "signature",
+        "event_id",
+        "dedupe_key",
+        "tracking_number",
+        "slug",
+        "tag",
+        "shipment",
+        "state",
+        "error",
+        "processed_at",
+        "headers",
+        "body_text",
+    ]
+
+    @admin.display(description="body")
+    def body_text(self, obj):
+        raw = bytes(obj.body or b"")
+        try:
+            text = json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+        except ValueError:
+            text = raw.decode("utf-8", errors="replace")
+        return format_html("<pre>{}</pre>", text)
+
+
+@admin.register(SyncCursor)
+class SyncCursorAdmin(ReadOnlyAdmin):
+    list_display = ["name", "write_date", "last_run_at", "last_run_summary"]
+
+
+@admin.register(ServiceState)
+class ServiceStateAdmin(ReadOnlyAdmin):
+    list_display = ["service", "credentials_ok", "paused_since", "paused_reason", "last_ok_at", "last_error_at"]
+
+
+@admin.register(ApiUsage)
+class ApiUsageAdmin(ReadOnlyAdmin):
+    list_display = ["hour", "service", "endpoint", "calls", "errors", "rate_limited"]
+    list_filter = ["service", "endpoint"]
+    date_hierarchy = "hour"

@@ -1,0 +1,32 @@
+"""The two roles of the portal, as Django groups kept in step with the code on every migrate."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+
+LOGISTICS_MANAGERS = "Logistics managers"
+INTEGRATION_ADMINS = "Integration admins"
+
+_VIEW = [
+    "view_shipment",
+    "view_checkpoint",
+    "view_syncjob",
+    "view_trackingevent",
+    "view_carriermapping",
+    "view_apiusage",
+    "view_servicestate",
+    "view_synccursor",
+]
+ROLES = {
+    # Map Odoo carriers to AfterShip couriers and see how parcels are doing.
+    LOGISTICS_MANAGERS: [*_VIEW, "change_carriermapping"],
+    # Recover from failures: retry jobs, resync deliveries, replay events; edit mappings too.
+    INTEGRATION_ADMINS: [*_VIEW, "change_carriermapping", "add_carriermapping", "resync_shipments"],
+}
+
+
+def groups_ensure() -> None:
+    for name, codenames in ROLES.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        permissions = Permission.objects.filter(content_type__app_label="sync", codename__in=codenames)
+        group.permissions.set(permissions)
