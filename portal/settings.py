@@ -160,7 +160,7 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -195,7 +195,7 @@ AFTERSHIP_RATE_LIMITS = {
     "default": _float("AFTERSHIP_RATE_OTHER", 5),
 }
 # Share of each limit the portal allows itself, so clock skew and jitter never cross AfterShip's line.
-AFTERSHIP_RATE_HEADROOM = _float("AFTERSHIP_RATE_HEADROOM", 0.97)
+AFTERSHIP_RATE_HEADROOM = _float("AFTERSHIP_RATE_HEADROOM", 0.96)
 AFTERSHIP_DAILY_QUOTA = _int("AFTERSHIP_DAILY_QUOTA", 0)
 # Whether customer e-mail and phone may go to AfterShip for carriers that do not say otherwise.
 AFTERSHIP_SEND_CONTACT_DEFAULT = env.bool("AFTERSHIP_SEND_CONTACT_DEFAULT", default=False)

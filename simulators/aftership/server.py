@@ -119,26 +119,18 @@ class AfterShipSimulator(SimulatorServer):
     ):
         super().__init__(host, port, seed=seed)
         self.seed = seed
-        self.api_keys: list[str] = list(api_keys)
-        self.webhook_secret = webhook_secret
-        self.webhook_version = webhook_version
-        self.webhook_custom_headers: dict[str, str] = {}
-        # Events the account subscribes to; AfterShip lets the admin pick them per URL.
-        self.webhook_event_types: set[str] = {"tracking_update"}
-        self.time_scale = time_scale
-        self.daily_quota = daily_quota
-        self.duplicate_status = duplicate_status
-        self.create_status = 201
-        self.reject_unknown_fields = True
-        self.max_retracks = 3
-        self.fail_after_commit_rate = 0.0
-        self.tracking_page_domain = tracking_page_domain
-        self.rate_limits: dict[str, int] = dict(DEFAULT_RATE_LIMITS)
-        self.clock: Callable[[], float] = time.time
+        self._initial = {
+            "api_keys": list(api_keys),
+            "webhook_urls": list(webhook_urls),
+            "webhook_secret": webhook_secret,
+            "webhook_version": webhook_version,
+            "webhook_timeout": webhook_timeout,
+            "time_scale": time_scale,
+            "daily_quota": daily_quota,
+            "duplicate_status": duplicate_status,
+            "tracking_page_domain": tracking_page_domain,
+        }
         self.stats = Stats()
-        self.couriers: dict[str, Courier] = {}
-        self._webhook_urls: list[str] = []
-        self.webhook_urls = list(webhook_urls)
         self._store: dict[str, _Stored] = {}
         self._seq = 0
         self._windows: dict[tuple[str, str], tuple[int, int]] = {}
@@ -146,6 +138,29 @@ class AfterShipSimulator(SimulatorServer):
         self._webhooks = WebhookEmitter(time_scale=lambda: self.time_scale, timeout=webhook_timeout)
         self._carriers = Carriers(tick=self.step_carriers)
         self._tick_lock = threading.Lock()
+        self._configure()
+
+    def _configure(self) -> None:
+        """Apply the constructor's configuration and the documented defaults of every switch."""
+        initial = self._initial
+        self.api_keys: list[str] = list(initial["api_keys"])
+        self.webhook_urls = initial["webhook_urls"]
+        self.webhook_secret: str = initial["webhook_secret"]
+        self.webhook_version: str = initial["webhook_version"]
+        self.webhook_timeout = initial["webhook_timeout"]
+        self.webhook_custom_headers: dict[str, str] = {}
+        # Events the account subscribes to; AfterShip lets the admin pick them per URL.
+        self.webhook_event_types: set[str] = {"tracking_update"}
+        self.time_scale: float = initial["time_scale"]
+        self.daily_quota: int | None = initial["daily_quota"]
+        self.duplicate_status: int = initial["duplicate_status"]
+        self.tracking_page_domain: str = initial["tracking_page_domain"]
+        self.create_status = 201
+        self.reject_unknown_fields = True
+        self.max_retracks = 3
+        self.fail_after_commit_rate = 0.0
+        self.rate_limits: dict[str, int] = dict(DEFAULT_RATE_LIMITS)
+        self.clock: Callable[[], float] = time.time
         self.seed_couriers()
 
     # -- configuration --------------------------------------------------------------------------
@@ -178,6 +193,10 @@ class AfterShipSimulator(SimulatorServer):
         with self.lock:
             self.couriers = {c.slug: c for c in (couriers if couriers is not None else default_couriers())}
 
+    def now(self) -> datetime:
+        """The simulator's time; tests move it by replacing `clock` (Unix seconds)."""
+        return datetime.fromtimestamp(self.clock(), UTC)
+
     def set_courier_active(self, slug: str, active: bool = True) -> None:
         with self.lock:
             self.couriers[slug].active = active
@@ -198,8 +217,13 @@ class AfterShipSimulator(SimulatorServer):
     def stop_carriers(self) -> None:
         self._carriers.stop()
 
-    def reset(self) -> None:
-        """Forget all trackings, counters, windows, deliveries and faults; keep the configuration."""
+    def reset(self, *, configuration: bool = False) -> None:
+        """Forget all trackings, counters, windows, deliveries and faults.
+
+        With `configuration=True` also put back the constructor's settings and every switch's
+        default (keys, webhook settings, limits, quota, clock, courier catalogue), so one running
+        simulator can serve many tests.
+        """
         with self.lock:
             self._store.clear()
             self._seq = 0
@@ -207,6 +231,10 @@ class AfterShipSimulator(SimulatorServer):
             self._quota = ("", 0)
             self.stats = Stats()
             self.request_log.clear()
+            if self.seed is not None:
+                self.random.seed(self.seed)
+            if configuration:
+                self._configure()
         self.faults.reset()
         self._webhooks.clear()
 
@@ -276,7 +304,7 @@ class AfterShipSimulator(SimulatorServer):
         place = _to_place(location)
         with self.lock:
             stored = self._resolve(tracking)
-            now = datetime.now(UTC)
+            now = self.now()
             if isinstance(checkpoint_time, datetime):
                 checkpoint_time = checkpoint_time.replace(microsecond=0, tzinfo=None).isoformat()
             when = checkpoint_time or _local_now(place, now)
@@ -522,7 +550,7 @@ class AfterShipSimulator(SimulatorServer):
                 data[name] = value
             if courier is not None and "slug" in fields:
                 data["courier_tracking_link"] = courier.link_for(data["tracking_number"])
-            data["updated_at"] = tr.iso_utc()
+            data["updated_at"] = tr.iso_utc(self.now())
             return 200, copy.deepcopy(data)
 
     def _delete_tracking(self, request: Request, tracking_id: str) -> tuple[int, dict]:
@@ -542,7 +570,7 @@ class AfterShipSimulator(SimulatorServer):
                 raise tr.bad_request(4016, "Retrack is not allowed. You can only retrack each shipment once.")
             stored.retracks += 1
             stored.data["active"] = True
-            stored.data["updated_at"] = tr.iso_utc()
+            stored.data["updated_at"] = tr.iso_utc(self.now())
             return 200, copy.deepcopy(stored.data)
 
     def _mark_completed(self, request: Request, tracking_id: str) -> tuple[int, dict]:
@@ -625,7 +653,7 @@ class AfterShipSimulator(SimulatorServer):
             tracking_id = fields.get("id") or f"{self.random.getrandbits(128):032x}"
             if tracking_id in self._store:
                 raise tr.bad_request(4015, "The value of id is invalid.")
-            now = datetime.now(UTC)
+            now = self.now()
             data = tr.new_tracking(
                 tracking_id=tracking_id,
                 tracking_number=number,
@@ -707,7 +735,7 @@ class AfterShipSimulator(SimulatorServer):
             "event_id": event_id,
             "is_tracking_first_tag": is_first_tag,
             "msg": snapshot,
-            "ts": int(time.time()),
+            "ts": int(self.clock()),
         }
         body = encode_body(payload)
         if len(self.webhook_custom_headers) > MAX_CUSTOM_HEADERS:

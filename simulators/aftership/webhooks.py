@@ -139,8 +139,7 @@ class WebhookEmitter:
             self._queue.clear()
             self.events.clear()
             self.deliveries.clear()
-            if self._held is not None:
-                self._held = []
+            self._held = None
 
     # -- sending --------------------------------------------------------------------------------
     def submit(self, event: WebhookEvent, urls: Iterable[str]) -> None:
