@@ -63,15 +63,17 @@ class DatabaseBackend:
             f"UPDATE {self.table} SET next_free = {greatest}(next_free, %s) + %s "  # noqa: S608 - fixed identifiers
             "WHERE key = %s AND next_free <= %s RETURNING next_free"
         )
-        for _ in range(2):
+        for _ in range(3):
             with connection.cursor() as cursor:
                 cursor.execute(sql, [now, interval, key, now + max_wait])
                 row = cursor.fetchone()
             if row:
                 return row[0] - interval
-            if RateLimitSlot.objects.filter(key=key).exists():
+            next_free = RateLimitSlot.objects.filter(key=key).values_list("next_free", flat=True).first()
+            if next_free is None:
+                self._ensure(key)
+            elif next_free > now + max_wait:
                 return None
-            self._ensure(key)
         return None
 
     def push_back(self, key: str, until: float) -> None:

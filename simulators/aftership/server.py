@@ -94,6 +94,7 @@ class _Stored:
     seq: int
     journey: Journey | None = None
     retracks: int = 0
+    instants: list[float] = field(default_factory=list)  # absolute time of each checkpoint, in order
 
 
 class AfterShipSimulator(SimulatorServer):
@@ -327,7 +328,12 @@ class AfterShipSimulator(SimulatorServer):
                 )
             transit_days = stored.journey.transit_days if stored.journey else 3
             first_tag, edd_revised = tr.apply_checkpoint(
-                stored.data, checkpoint, now=now, transit_days=transit_days
+                stored.data,
+                checkpoint,
+                now=now,
+                instant=_instant(when, place, now) if checkpoint_time else now.timestamp(),
+                instants=stored.instants,
+                transit_days=transit_days,
             )
             if signed_by:
                 stored.data["signed_by"] = signed_by
@@ -875,12 +881,26 @@ def _to_place(location: Place | dict | str | None) -> Place | None:
     return Place(**values)
 
 
-def _local_now(place: Place | None, now: datetime) -> str:
-    """Carrier checkpoint times are local to the scan and usually carry no offset."""
-    zone = UTC
+def _zone(place: Place | None):
     if place is not None and place.tz != "UTC":
         try:
-            zone = ZoneInfo(place.tz)
+            return ZoneInfo(place.tz)
         except (KeyError, ValueError):
-            zone = UTC
-    return now.astimezone(zone).replace(tzinfo=None, microsecond=0).isoformat()
+            pass
+    return UTC
+
+
+def _local_now(place: Place | None, now: datetime) -> str:
+    """Carrier checkpoint times are local to the scan and usually carry no offset."""
+    return now.astimezone(_zone(place)).replace(tzinfo=None, microsecond=0).isoformat()
+
+
+def _instant(checkpoint_time: str, place: Place | None, now: datetime) -> float:
+    """The absolute time of a carrier timestamp, read in the scan's zone when it has no offset."""
+    try:
+        parsed = datetime.fromisoformat(checkpoint_time)
+    except ValueError:
+        return now.timestamp()
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=_zone(place))
+    return parsed.timestamp()

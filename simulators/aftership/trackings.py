@@ -6,6 +6,7 @@ owns the store, the locking and the HTTP side.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
@@ -684,17 +685,26 @@ def _naive(value: str | None) -> datetime | None:
 
 
 def apply_checkpoint(
-    data: dict, checkpoint: dict, *, now: datetime, transit_days: int = 3
+    data: dict,
+    checkpoint: dict,
+    *,
+    now: datetime,
+    instant: float,
+    instants: list[float],
+    transit_days: int = 3,
 ) -> tuple[bool, bool]:
     """Add a checkpoint and bring the tracking-level fields in line with it.
 
+    `instant` is the scan's absolute time and `instants` those of the checkpoints already there:
+    checkpoint times are local to each scan, so they cannot be ordered as strings across borders.
     Returns (is_tracking_first_tag, estimated delivery revised).
     """
     tag = checkpoint["tag"]
     is_first_tag = all(c["tag"] != tag for c in data["checkpoints"])
-    data["checkpoints"].append(checkpoint)
     # AfterShip keeps checkpoints oldest first; a back-dated scan slots into place.
-    data["checkpoints"].sort(key=lambda c: c["checkpoint_time"] or "")
+    position = bisect.bisect_right(instants, instant)
+    instants.insert(position, instant)
+    data["checkpoints"].insert(position, checkpoint)
     latest = data["checkpoints"][-1]
     data["tag"], data["subtag"], data["subtag_message"] = (
         latest["tag"],

@@ -84,6 +84,7 @@ class _Job:
     event_id: str = field(compare=False)
     url: str = field(compare=False)
     attempt: int = field(compare=False)
+    generation: int = field(compare=False, default=0)
 
 
 class WebhookEmitter:
@@ -111,6 +112,8 @@ class WebhookEmitter:
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._stopping = False
+        # Bumped by `clear()`: attempts already in flight then neither record nor retry.
+        self._generation = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -136,6 +139,7 @@ class WebhookEmitter:
 
     def clear(self) -> None:
         with self._cond:
+            self._generation += 1
             self._queue.clear()
             self.events.clear()
             self.deliveries.clear()
@@ -174,11 +178,12 @@ class WebhookEmitter:
         self.start()
         with self._cond:
             self._in_flight += 1
+            generation = self._generation
 
         def send_in_order() -> None:
             try:
                 for event_id, url in held:
-                    self._attempt(_Job(0.0, 0, event_id, url, 1))
+                    self._attempt(_Job(0.0, 0, event_id, url, 1, generation))
             finally:
                 with self._cond:
                     self._in_flight -= 1
@@ -206,9 +211,8 @@ class WebhookEmitter:
         with self._cond:
             if self._stopping:
                 return
-            heapq.heappush(
-                self._queue, _Job(time.monotonic() + delay, next(self._seq), event_id, url, attempt)
-            )
+            due = time.monotonic() + delay
+            heapq.heappush(self._queue, _Job(due, next(self._seq), event_id, url, attempt, self._generation))
             self._cond.notify_all()
 
     def _run(self) -> None:
@@ -265,6 +269,8 @@ class WebhookEmitter:
             duration=time.monotonic() - started,
         )
         with self._cond:
+            if job.generation != self._generation:
+                return
             self.deliveries.append(delivery)
             self._cond.notify_all()
         if not delivery.ok and job.attempt < self.max_attempts:

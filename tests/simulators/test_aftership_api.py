@@ -29,7 +29,9 @@ def sim(running_sim):
     return running_sim
 
 
-def api(sim: AfterShipSimulator, method: str, path: str, *, key: str | None = KEY, **kwargs) -> requests.Response:
+def api(
+    sim: AfterShipSimulator, method: str, path: str, *, key: str | None = KEY, **kwargs
+) -> requests.Response:
     headers = kwargs.pop("headers", {})
     if key is not None:
         headers.setdefault("as-api-key", key)
@@ -115,9 +117,7 @@ def test_success_answers_carry_the_envelope_version_and_rate_limit_headers(sim):
 def test_unknown_versions_and_paths_are_not_found(sim, path):
     response = requests.get(sim.url + path, headers=HEADERS, timeout=5)
 
-    assert_error(
-        response, 404, 404, "The URI requested is invalid or the resource requested does not exist."
-    )
+    assert_error(response, 404, 404, "The URI requested is invalid or the resource requested does not exist.")
     assert response.json()["meta"]["type"] == "NotFound"
 
 
@@ -141,7 +141,9 @@ def test_detect_returns_every_active_courier_whose_format_matches(sim):
     assert [c["slug"] for c in response.json()["data"]["couriers"]] == ["fedex", "gls"]
     none = api(sim, "POST", "/couriers/detect", json={"tracking_number": "QQ-NOT-A-NUMBER"}).json()
     assert none["data"] == {"total": 0, "couriers": []}
-    restricted = api(sim, "POST", "/couriers/detect", json={"tracking_number": "123456789012", "slug": ["gls"]})
+    restricted = api(
+        sim, "POST", "/couriers/detect", json={"tracking_number": "123456789012", "slug": ["gls"]}
+    )
     assert [c["slug"] for c in restricted.json()["data"]["couriers"]] == ["gls"]
 
 
@@ -210,7 +212,9 @@ def test_the_list_filters_on_tracking_numbers_and_slug_together(sim):
     gls = create(sim, tracking_number="123456789012", slug="gls").json()["data"]
     create(sim, tracking_number="210987654321", slug="gls")
 
-    data = api(sim, "GET", "/trackings", params={"tracking_numbers": "123456789012", "slug": "gls"}).json()["data"]
+    data = api(sim, "GET", "/trackings", params={"tracking_numbers": "123456789012", "slug": "gls"}).json()[
+        "data"
+    ]
 
     assert [t["id"] for t in data["trackings"]] == [gls["id"]]
     too_many = ",".join(f"{n:012d}" for n in range(51))
@@ -234,7 +238,11 @@ def test_the_list_filters_on_updated_at_min(sim):
 
 @pytest.mark.parametrize(
     "query",
-    ["updated_at_min=yesterday", "created_at_max=2027-13-40T00:00:00Z", "updated_at_min=2027-01-15T08:30:00+00:00"],
+    [
+        "updated_at_min=yesterday",
+        "created_at_max=2027-13-40T00:00:00Z",
+        "updated_at_min=2027-01-15T08:30:00+00:00",
+    ],
     ids=["words", "impossible-date", "unescaped-plus"],
 )
 def test_an_invalid_date_filter_is_a_400(sim, query):
@@ -258,7 +266,11 @@ def test_an_invalid_date_filter_is_a_400(sim, query):
             4008,
             "The value of destination_country_region is invalid.",
         ),
-        ({"tracking_number": "123456789012", "slug": "fedex", "title": 42}, 4008, "The value of title is invalid."),
+        (
+            {"tracking_number": "123456789012", "slug": "fedex", "title": 42},
+            4008,
+            "The value of title is invalid.",
+        ),
         (
             {"tracking_number": "123456789012", "slug": "fedex", "custom_fields": {"picking": 42}},
             4008,
@@ -270,11 +282,19 @@ def test_an_invalid_date_filter_is_a_400(sim, query):
             "The value of customers is invalid.",
         ),
         (
-            {"tracking_number": "123456789012", "slug": "fedex", "order_promised_delivery_date": "2026-09-05"},
+            {
+                "tracking_number": "123456789012",
+                "slug": "fedex",
+                "order_promised_delivery_date": "2026-09-05",
+            },
             4008,
             "The value of order_promised_delivery_date is invalid.",
         ),
-        ({"tracking_number": "123456789012", "slug": "no-such-courier"}, 4010, "The value of slug is invalid."),
+        (
+            {"tracking_number": "123456789012", "slug": "no-such-courier"},
+            4010,
+            "The value of slug is invalid.",
+        ),
         (
             {"tracking_number": "3SABCD1234567", "slug": "postnl-3s", "destination_postal_code": "1043AA"},
             4011,
@@ -288,7 +308,11 @@ def test_an_invalid_date_filter_is_a_400(sim, query):
             "Besides tracking_number, also required: destination_postal_code, destination_country_region",
         ),
         (
-            {"tracking_number": "ABC1234567", "slug": "dhl-global-forwarding", "tracking_ship_date": "Sept 1"},
+            {
+                "tracking_number": "ABC1234567",
+                "slug": "dhl-global-forwarding",
+                "tracking_ship_date": "Sept 1",
+            },
             4011,
             "Missing or invalid value of the required fields for this courier. "
             "Besides tracking_number, also required: tracking_ship_date",
@@ -336,7 +360,9 @@ def test_invalid_creates_are_refused_with_aftership_codes(sim, body, code, messa
 
 
 def test_malformed_json_is_4001(sim):
-    response = api(sim, "POST", "/trackings", data=b'{"tracking_number": ', headers={"Content-Type": "application/json"})
+    response = api(
+        sim, "POST", "/trackings", data=b'{"tracking_number": ', headers={"Content-Type": "application/json"}
+    )
 
     assert_error(response, 400, 4001, "Invalid JSON data.")
 
@@ -376,7 +402,9 @@ def test_the_duplicate_answer_can_be_switched_to_http_409(sim):
 def test_update_changes_fields_and_validates_them(sim):
     tracking = create(sim, tracking_number="123456789012", slug="fedex").json()["data"]
 
-    response = api(sim, "PUT", f"/trackings/{tracking['id']}", json={"title": "SO9", "custom_fields": {"a": "b"}})
+    response = api(
+        sim, "PUT", f"/trackings/{tracking['id']}", json={"title": "SO9", "custom_fields": {"a": "b"}}
+    )
 
     assert response.status_code == 200
     assert response.json()["data"]["title"] == "SO9"
@@ -463,7 +491,9 @@ def test_each_endpoint_and_each_key_has_its_own_window(sim):
     assert lists[0].headers["X-RateLimit-Limit"] == "6"
     assert api(sim, "GET", "/couriers").status_code == 200
     assert api(sim, "GET", "/trackings", key="asat_second").status_code == 200
-    detect = [api(sim, "POST", "/couriers/detect", json={"tracking_number": "123456789012"}) for _ in range(4)]
+    detect = [
+        api(sim, "POST", "/couriers/detect", json={"tracking_number": "123456789012"}) for _ in range(4)
+    ]
     assert [r.status_code for r in detect] == [200, 200, 200, 429]
 
 

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from sync.ratelimit import DatabaseBackend, QuotaExhausted, RateLimitBusy, RateLimiter, RedisBackend
 
@@ -93,10 +94,13 @@ def test_concurrent_callers_never_exceed_the_limit_in_any_second(backend):
     lock = threading.Lock()
 
     def caller():
-        for _ in range(12):
-            rl.acquire("default")
-            with lock:
-                stamps.append(time.time())
+        try:
+            for _ in range(12):
+                rl.acquire("default")
+                with lock:
+                    stamps.append(time.time())
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=caller) for _ in range(6)]
     started = time.time()
