@@ -15,3 +15,76 @@ def pytest_collection_modifyitems(config, items):
 
             if not settings.REDIS_URL:
                 item.add_marker(pytest.mark.skip(reason="needs Redis: run with REDIS_URL=redis://..."))
+
+
+# -- simulators --------------------------------------------------------------------------------------
+AFTERSHIP_KEY = "asat_test_key"
+ODOO_KEY = "e7cab076b7ad4a90745ab1d66decba764b676077"
+
+# The carriers of the Odoo test world and their AfterShip couriers.
+CARRIERS = {4: ("DHL Express", "dhl"), 5: ("FedEx", "fedex"), 6: ("UPS", "ups"), 7: ("Colissimo", "colissimo")}
+
+
+@pytest.fixture(scope="session")
+def aftership_server():
+    from simulators.aftership import AfterShipSimulator
+
+    sim = AfterShipSimulator(api_keys=[AFTERSHIP_KEY], time_scale=0.001, seed=7).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def aftership(aftership_server, settings):
+    """The AfterShip simulator, fresh for each test, and the portal's settings pointing at it."""
+    aftership_server.reset(configuration=True)
+    aftership_server.faults.reset()
+    aftership_server.clear_log()
+    settings.AFTERSHIP_API_BASE = aftership_server.url
+    settings.AFTERSHIP_API_KEY = AFTERSHIP_KEY
+    yield aftership_server
+    aftership_server.faults.reset()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    from django.core.cache import cache
+
+    try:
+        cache.clear()
+    except Exception:  # the cache table exists only once a database is set up
+        pass
+    yield
+
+
+@pytest.fixture
+def carrier_mappings(db):
+    from sync.models import CarrierMapping
+
+    return {
+        carrier_id: CarrierMapping.objects.create(odoo_carrier_id=carrier_id, odoo_carrier_name=name, slug=slug)
+        for carrier_id, (name, slug) in CARRIERS.items()
+    }
+
+
+@pytest.fixture
+def aftership_client_factory(aftership):
+    """Clients as the workers make them, with a limiter of the test's own (fast, isolated)."""
+    from sync.aftership import AfterShipClient
+    from sync.ratelimit import DatabaseBackend, RateLimiter
+    from sync.usage import usage_record
+
+    def make(**kwargs):
+        limiter = kwargs.pop(
+            "limiter",
+            RateLimiter(DatabaseBackend(), rates={"default": 1000}, headroom=1.0, namespace=f"test-{id(aftership)}"),
+        )
+        return AfterShipClient(
+            base_url=aftership.url,
+            api_key=kwargs.pop("api_key", AFTERSHIP_KEY),
+            limiter=limiter,
+            on_call=lambda call: usage_record(service="aftership", endpoint=call.endpoint, ok=call.status < 400),
+            **kwargs,
+        )
+
+    return make

@@ -147,7 +147,7 @@ class AfterShipSimulator(SimulatorServer):
         self.api_keys: list[str] = list(initial["api_keys"])
         self.webhook_urls = initial["webhook_urls"]
         self.webhook_secret: str = initial["webhook_secret"]
-        self.webhook_version: str = initial["webhook_version"]
+        self.webhook_version = initial["webhook_version"]
         self.webhook_timeout = initial["webhook_timeout"]
         self.webhook_custom_headers: dict[str, str] = {}
         # Events the account subscribes to; AfterShip lets the admin pick them per URL.
@@ -180,6 +180,17 @@ class AfterShipSimulator(SimulatorServer):
         if len(urls) > MAX_URLS:
             raise ValueError(f"AfterShip accepts at most {MAX_URLS} webhook URLs, got {len(urls)}")
         self._webhook_urls = urls
+
+    @property
+    def webhook_version(self) -> str:
+        """The `as-webhook-version` of the account's URLs; the body shape follows it."""
+        return self._webhook_version
+
+    @webhook_version.setter
+    def webhook_version(self, version: str) -> None:
+        if version != API_VERSION:
+            raise ValueError(f"this simulator composes {API_VERSION} webhook bodies only, not {version!r}")
+        self._webhook_version = version
 
     @property
     def webhook_timeout(self) -> float:
@@ -734,8 +745,6 @@ class AfterShipSimulator(SimulatorServer):
 
     def _emit(self, snapshot: dict, event: str, is_first_tag: bool) -> str:
         event_id = str(uuid.UUID(int=self.random.getrandbits(128), version=4))
-        if self.webhook_version != API_VERSION:
-            raise ValueError(f"this simulator composes {API_VERSION} webhooks only")
         payload = {
             "event": event,
             "event_id": event_id,

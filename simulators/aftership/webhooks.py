@@ -40,7 +40,7 @@ def retry_delay(failed_attempt: int) -> float:
 
 
 def encode_body(payload: dict) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(payload).encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class WebhookDelivery:
 class _Job:
     due: float
     seq: int
-    event_id: str = field(compare=False)
+    event: WebhookEvent = field(compare=False)
     url: str = field(compare=False)
     attempt: int = field(compare=False)
     generation: int = field(compare=False, default=0)
@@ -97,10 +97,13 @@ class WebhookEmitter:
         timeout: float = 10.0,
         max_attempts: int = MAX_ATTEMPTS,
         workers: int = 8,
+        history_limit: int = 20_000,
     ):
         self._time_scale = time_scale
         self.timeout = timeout
         self.max_attempts = max_attempts
+        # A long demo run emits without end; keep the latest events and attempts for inspection only.
+        self.history_limit = history_limit
         self._workers = workers
         self.events: dict[str, WebhookEvent] = {}
         self.deliveries: list[WebhookDelivery] = []
@@ -108,7 +111,7 @@ class WebhookEmitter:
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._in_flight = 0
-        self._held: list[tuple[str, str]] | None = None
+        self._held: list[tuple[WebhookEvent, str]] | None = None
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._stopping = False
@@ -151,11 +154,13 @@ class WebhookEmitter:
         urls = list(urls)
         with self._cond:
             self.events[event.event_id] = event
+            while len(self.events) > self.history_limit:
+                del self.events[next(iter(self.events))]
             if self._held is not None:
-                self._held.extend((event.event_id, url) for url in urls)
+                self._held.extend((event, url) for url in urls)
                 return
         for url in urls:
-            self._schedule(event.event_id, url, attempt=1, delay=0.0)
+            self._schedule(event, url, attempt=1, delay=0.0)
 
     def pause(self) -> None:
         """Hold new first attempts until `resume`, to stage out-of-order arrivals."""
@@ -182,8 +187,8 @@ class WebhookEmitter:
 
         def send_in_order() -> None:
             try:
-                for event_id, url in held:
-                    self._attempt(_Job(0.0, 0, event_id, url, 1, generation))
+                for event, url in held:
+                    self._attempt(_Job(0.0, 0, event, url, 1, generation))
             finally:
                 with self._cond:
                     self._in_flight -= 1
@@ -206,13 +211,13 @@ class WebhookEmitter:
         with self._cond:
             return len(self._queue) + self._in_flight + len(self._held or [])
 
-    def _schedule(self, event_id: str, url: str, *, attempt: int, delay: float) -> None:
+    def _schedule(self, event: WebhookEvent, url: str, *, attempt: int, delay: float) -> None:
         self.start()
         with self._cond:
             if self._stopping:
                 return
             due = time.monotonic() + delay
-            heapq.heappush(self._queue, _Job(due, next(self._seq), event_id, url, attempt, self._generation))
+            heapq.heappush(self._queue, _Job(due, next(self._seq), event, url, attempt, self._generation))
             self._cond.notify_all()
 
     def _run(self) -> None:
@@ -242,9 +247,7 @@ class WebhookEmitter:
                 self._cond.notify_all()
 
     def _attempt(self, job: _Job) -> None:
-        event = self.events.get(job.event_id)
-        if event is None:
-            return
+        event = job.event
         started_wall, started = time.time(), time.monotonic()
         status: int | None = None
         error: str | None = None
@@ -272,7 +275,9 @@ class WebhookEmitter:
             if job.generation != self._generation:
                 return
             self.deliveries.append(delivery)
+            if len(self.deliveries) > 5 * self.history_limit:
+                del self.deliveries[: len(self.deliveries) - 5 * self.history_limit]
             self._cond.notify_all()
         if not delivery.ok and job.attempt < self.max_attempts:
             delay = retry_delay(job.attempt) * self._time_scale()
-            self._schedule(job.event_id, job.url, attempt=job.attempt + 1, delay=delay)
+            self._schedule(event, job.url, attempt=job.attempt + 1, delay=delay)

@@ -1,4 +1,4 @@
-"""The AfterShip simulator answers like AfterShip's Tracking API 2026-07: auth, envelope, errors, limits, faults."""
+"""The AfterShip simulator answers like Tracking API 2026-07: auth, envelope, errors, limits, faults."""
 
 from __future__ import annotations
 
@@ -325,8 +325,8 @@ def test_an_invalid_date_filter_is_a_400(sim, query):
         (
             {"tracking_number": "RR123456789JP"},
             4012,
-            "Unable to import shipment as the carrier is not on your approved list for carrier auto-detection. "
-            "Add the carrier here: https://admin.aftership.com/settings/couriers",
+            "Unable to import shipment as the carrier is not on your approved list for carrier "
+            "auto-detection. Add the carrier here: https://admin.aftership.com/settings/couriers",
         ),
         ({"tracking_number": "123456789012", "slug": "fedex", "tag": "Delivered"}, 400, None),
     ],
@@ -455,7 +455,9 @@ def test_a_burst_of_25_creates_gets_exactly_20_through_in_one_window(sim):
         assert response.json() == {
             "meta": {
                 "code": 429,
-                "message": "You have exceeded the API call rate limit. Please retry again at X-RateLimit-Reset.",
+                "message": (
+                    "You have exceeded the API call rate limit. Please retry again at X-RateLimit-Reset."
+                ),
                 "type": "TooManyRequests",
             },
             "data": {},

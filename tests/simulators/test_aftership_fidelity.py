@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import json
 import re
 import threading
@@ -310,7 +311,7 @@ def test_a_delivered_tracking_carries_its_dates_and_estimates(sim):
 def test_a_webhook_body_parses_like_the_sample_and_matches_the_api(sim, receiver):
     sim.webhook_urls = [receiver.url]
     tracking = create(
-        sim, tracking_number="1Z999AA10123456784", slug="ups", title="SO1234 / WH/OUT/00042 – Müller"
+        sim, tracking_number="1Z999AA10123456784", slug="ups", title="SO1234 / WH/OUT/00042 \u2013 Müller"
     )
 
     sim.advance(tracking["id"], "InTransit", "InTransit_002")
@@ -325,7 +326,7 @@ def test_a_webhook_body_parses_like_the_sample_and_matches_the_api(sim, receiver
     assert isinstance(payload["ts"], int) and abs(payload["ts"] - time.time()) < 60
     assert set(payload["msg"]) == TRACKING_KEYS
     assert payload["msg"] == get(sim, tracking["id"])
-    assert payload["msg"]["title"] == "SO1234 / WH/OUT/00042 – Müller"
+    assert payload["msg"]["title"] == "SO1234 / WH/OUT/00042 \u2013 Müller"
     headers = {k.lower(): v for k, v in delivery["headers"].items()}
     assert headers["content-type"] == "application/json"
     assert headers["as-webhook-version"] == "2026-07"
@@ -334,7 +335,7 @@ def test_a_webhook_body_parses_like_the_sample_and_matches_the_api(sim, receiver
 
 def test_the_signature_is_base64_hmac_sha256_of_the_raw_body(sim, receiver):
     sim.webhook_urls = [receiver.url]
-    tracking = create(sim, tracking_number="1Z999AA10123456784", slug="ups", title="Colis – été")
+    tracking = create(sim, tracking_number="1Z999AA10123456784", slug="ups", title="Colis \u2013 été")
 
     sim.advance(tracking["id"], "InTransit", "InTransit_002")
     delivery = receiver.wait_for(1)[0]
@@ -410,7 +411,7 @@ def test_a_receiver_failing_three_times_gets_four_attempts_on_a_doubling_schedul
     assert len(failing.received) == 4
     bodies = {a["body"] for a in arrivals}
     assert len(bodies) == 1  # every attempt re-sends the same bytes
-    gaps = [b["at"] - a["at"] for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b["at"] - a["at"] for a, b in itertools.pairwise(arrivals)]
     for gap, expected in zip(gaps, (0.06, 0.12, 0.24), strict=True):
         assert expected * 0.9 <= gap <= expected + 0.1, gaps
     assert gaps[0] < gaps[1] < gaps[2]

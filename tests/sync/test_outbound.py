@@ -1,0 +1,237 @@
+"""Creating trackings: against the AfterShip simulator over HTTP, through the job machinery."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from sync.jobs import jobs_drain, jobs_dispatch
+from sync.models import CarrierMapping, JobAttempt, JobState, ServiceState, Shipment, ShipmentStatus, SyncJob
+from sync.pull import deliveries_intake
+from tests.factories import delivery
+
+pytestmark = pytest.mark.django_db
+
+
+def drain(factory, **kwargs):
+    return jobs_drain(aftership_factory=factory, odoo_factory=lambda: None, budget_seconds=30, **kwargs)
+
+
+def make_due():
+    SyncJob.objects.filter(state=JobState.PENDING).update(next_attempt_at=timezone.now())
+
+
+def test_it_creates_the_tracking_with_the_mapped_courier(aftership, aftership_client_factory, carrier_mappings):
+    deliveries_intake([delivery(20, "4815162342", carrier_id=4)])
+
+    stats = drain(aftership_client_factory)
+
+    shipment = Shipment.objects.get()
+    tracking = aftership.find("dhl", "4815162342")
+    assert tracking is not None
+    assert shipment.aftership_id == tracking["id"]
+    assert shipment.slug == "dhl"
+    assert shipment.status == ShipmentStatus.PENDING
+    assert tracking["title"] == "S00120"
+    assert tracking["order_number"] == "S00120"
+    assert tracking["destination_country_region"] == "DEU"
+    job = SyncJob.objects.get()
+    assert job.state == JobState.DONE and job.attempts == 1
+    assert JobAttempt.objects.get(job=job).outcome == "done"
+    assert stats.outcomes == {"done": 1}
+
+
+def test_each_parcel_of_a_multi_parcel_delivery_gets_its_own_tracking(aftership, aftership_client_factory, carrier_mappings):
+    deliveries_intake([delivery(22, "1Z999AA10123456784,1Z999AA10123456785", carrier_id=6)])
+
+    drain(aftership_client_factory)
+
+    assert aftership.find("ups", "1Z999AA10123456784") is not None
+    assert aftership.find("ups", "1Z999AA10123456785") is not None
+    assert Shipment.objects.filter(picking_id=22).exclude(aftership_id="").count() == 2
+
+
+def test_taking_a_delivery_in_twice_never_queues_a_second_tracking(aftership, aftership_client_factory, carrier_mappings):
+    deliveries_intake([delivery(20, "4815162342")])
+    deliveries_intake([delivery(20, "4815162342")])  # a re-pull while the job is still waiting
+    assert SyncJob.objects.count() == 1
+    drain(aftership_client_factory)
+    deliveries_intake([delivery(20, "4815162342")])  # and after it is done
+    assert SyncJob.objects.count() == 1
+    assert len(aftership.requests_to("/tracking/2026-07/trackings", "POST")) == 1
+
+
+@pytest.mark.parametrize("duplicate_status", [400, 409])
+def test_it_links_the_existing_tracking_when_aftership_already_has_it(
+    duplicate_status, aftership, aftership_client_factory, carrier_mappings
+):
+    aftership.duplicate_status = duplicate_status
+    existing = aftership.create_tracking({"tracking_number": "4815162342", "slug": "dhl"})
+    deliveries_intake([delivery(20, "4815162342")])
+
+    drain(aftership_client_factory)
+
+    shipment = Shipment.objects.get()
+    assert shipment.aftership_id == existing["id"]
+    assert SyncJob.objects.get().last_outcome == "Linked to the existing tracking (dhl)"
+    assert len(aftership.trackings) == 1
+
+
+def test_a_create_that_succeeded_unheard_is_linked_on_retry(aftership, aftership_client_factory, carrier_mappings):
+    aftership.fail_after_commit_rate = 1.0  # AfterShip stores the tracking, then answers 500
+    deliveries_intake([delivery(20, "4815162342")])
+
+    drain(aftership_client_factory)
+    job = SyncJob.objects.get()
+    assert job.state == JobState.PENDING and job.attempts == 1 and "500" in job.last_error
+
+    aftership.fail_after_commit_rate = 0.0
+    make_due()
+    drain(aftership_client_factory)
+
+    assert Shipment.objects.get().aftership_id == aftership.find("dhl", "4815162342")["id"]
+    assert len(aftership.trackings) == 1
+
+
+def test_an_invalid_tracking_number_is_flagged_with_aftershipss_reason(
+    aftership, aftership_client_factory, carrier_mappings, settings
+):
+    settings.SYNC_LOGISTICS_EMAILS = ["warehouse@example.com"]
+    deliveries_intake([delivery(31, "N/A", carrier_id=4), delivery(32, "4815162343", carrier_id=4)])
+
+    drain(aftership_client_factory)
+
+    flagged = Shipment.objects.get(tracking_number="N/A")
+    assert flagged.needs_review
+    assert flagged.review_reason.startswith("AfterShip rejected tracking number N/A:")
+    assert SyncJob.objects.get(shipment=flagged).state == JobState.FAILED
+    assert Shipment.objects.get(tracking_number="4815162343").is_tracked  # the others go on
+    assert [m.to for m in mail.outbox] == [["warehouse@example.com"]]
+    assert "WH/OUT/00031" in mail.outbox[0].subject
+
+
+def test_an_unmapped_carrier_falls_back_to_courier_detection(aftership, aftership_client_factory, db):
+    deliveries_intake([delivery(40, "1Z12345E0205271688", carrier_id=9)])
+    mapping = CarrierMapping.objects.get(odoo_carrier_id=9)
+    assert mapping.slug == "" and mapping.odoo_carrier_name == "Coursier Express Lyon"
+
+    drain(aftership_client_factory)
+
+    shipment = Shipment.objects.get()
+    assert shipment.is_tracked and shipment.slug == "ups"
+    assert shipment.suggested_slug == "ups"
+    mapping.refresh_from_db()
+    assert mapping.suggested_slug == "ups"
+    assert mapping.slug == ""  # a suggestion, not a decision: the logistics manager maps it
+
+
+def test_an_unknown_carrier_with_an_unrecognisable_number_is_flagged(aftership, aftership_client_factory, db):
+    deliveries_intake([delivery(41, "LYON-000042", carrier_id=9)])
+
+    drain(aftership_client_factory)
+
+    shipment = Shipment.objects.get()
+    assert shipment.needs_review
+    assert "Coursier Express Lyon with no AfterShip courier" in shipment.review_reason
+    assert SyncJob.objects.get().state == JobState.FAILED
+
+
+def test_a_slug_aftership_does_not_know_falls_back_to_detection(aftership, aftership_client_factory, carrier_mappings):
+    CarrierMapping.objects.filter(odoo_carrier_id=4).update(slug="dhl-express-typo")
+    deliveries_intake([delivery(20, "4815162342", carrier_id=4)])
+
+    drain(aftership_client_factory)
+
+    shipment = Shipment.objects.get()
+    assert shipment.is_tracked
+    assert shipment.slug == shipment.suggested_slug != "dhl-express-typo"
+
+
+def test_a_disabled_carrier_is_not_tracked_but_visible(aftership, aftership_client_factory, carrier_mappings):
+    CarrierMapping.objects.filter(odoo_carrier_id=7).update(enabled=False)
+    deliveries_intake([delivery(23, "6A18923456789", carrier_id=7)])
+
+    assert SyncJob.objects.count() == 0
+    shipment = Shipment.objects.get()
+    assert shipment.status == ShipmentStatus.IGNORED
+    assert "set not to be tracked" in shipment.review_reason
+
+
+def test_an_outage_is_retried_with_backoff_then_succeeds(aftership, aftership_client_factory, carrier_mappings):
+    aftership.faults.outage = True
+    deliveries_intake([delivery(20, "4815162342")])
+
+    before = timezone.now()
+    drain(aftership_client_factory)
+    job = SyncJob.objects.get()
+    assert job.state == JobState.PENDING
+    assert job.attempts == 1
+    assert "503" in job.last_error
+    # Equal jitter around the 30 s base: between 15 and 30 s from now.
+    assert before + timedelta(seconds=14) < job.next_attempt_at < timezone.now() + timedelta(seconds=31)
+
+    aftership.faults.outage = False
+    make_due()
+    drain(aftership_client_factory)
+    job.refresh_from_db()
+    assert job.state == JobState.DONE and job.attempts == 2
+    assert list(job.attempt_log.values_list("outcome", flat=True)) == ["done", "retry"]
+
+
+def test_a_job_that_keeps_failing_past_its_expiry_is_given_up_with_an_alert(
+    aftership, aftership_client_factory, carrier_mappings, settings
+):
+    settings.SYNC_ALERT_EMAILS = ["ops@example.com"]
+    aftership.faults.outage = True
+    deliveries_intake([delivery(20, "4815162342")])
+    SyncJob.objects.update(expires_at=timezone.now() + timedelta(seconds=5))
+
+    drain(aftership_client_factory)
+
+    job = SyncJob.objects.get()
+    assert job.state == JobState.DEAD
+    assert job.last_outcome == "Gave up after 1 attempts"
+    assert "503" in job.last_error
+    assert mail.outbox and mail.outbox[0].to == ["ops@example.com"]
+    assert "Gave up on create the aftership tracking for WH/OUT/00020" in mail.outbox[0].subject
+
+
+def test_a_refused_api_key_pauses_outbound_calls_without_burning_attempts(
+    aftership, aftership_client_factory, carrier_mappings, settings
+):
+    settings.SYNC_ALERT_EMAILS = ["ops@example.com"]
+    deliveries_intake([delivery(20, "4815162342"), delivery(21, "794612345678", carrier_id=5)])
+
+    # One thread, so the first 401 pauses outbound calls before the second job is claimed.
+    drain(lambda: aftership_client_factory(api_key="revoked-key"), threads=1)
+
+    state = ServiceState.objects.get(service="aftership")
+    assert not state.credentials_ok and "API Key is invalid" in state.paused_reason
+    jobs = SyncJob.objects.order_by("id")
+    assert [j.state for j in jobs] == [JobState.PENDING, JobState.PENDING]
+    assert [j.attempts for j in jobs] == [0, 0]
+    assert [r.status for r in aftership.requests_to("/tracking/2026-07")] == [401]  # stopped after the first 401
+    assert len(mail.outbox) == 1 and "paused" in mail.outbox[0].subject
+
+    # While paused, nothing is claimed even when due; the dispatcher does not ring for it either.
+    make_due()
+    assert drain(aftership_client_factory).ran == 0
+    assert jobs_dispatch() == 0
+
+
+def test_outbound_resumes_when_the_key_works_again(aftership, aftership_client_factory, carrier_mappings, settings):
+    from sync.connection import aftership_probe
+    from sync.health import service_pause
+
+    service_pause(ServiceState.AFTERSHIP, "The API Key is invalid.")
+    deliveries_intake([delivery(20, "4815162342")])
+
+    result = aftership_probe()  # settings point at the simulator with a valid key
+
+    assert result.ok, result.message
+    assert ServiceState.objects.get(service="aftership").credentials_ok
+    drain(aftership_client_factory)
+    assert Shipment.objects.get().is_tracked
