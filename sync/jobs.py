@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -448,7 +448,6 @@ def jobs_recover_stale() -> int:
 
 def jobs_dispatch() -> int:
     """The safety net: recover stale jobs and ring for due ones whose doorbell was lost. Returns due count."""
-    close_old_connections()
     jobs_recover_stale()
     paused = _paused_services()
     kinds = []

@@ -40,7 +40,7 @@ def retry_delay(failed_attempt: int) -> float:
 
 
 def encode_body(payload: dict) -> bytes:
-    return json.dumps(payload).encode("utf-8")
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 @dataclass(frozen=True)
