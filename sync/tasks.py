@@ -23,8 +23,10 @@ def drain_jobs() -> dict:
 
 def dispatch_jobs() -> int:
     from .connection import aftership_probe_if_paused
+    from .inbound import events_process
 
     aftership_probe_if_paused()
+    events_process()
     return jobs_dispatch()
 
 
@@ -55,3 +57,9 @@ def pull_deliveries() -> dict:
 
 def catchup_deliveries() -> dict:
     return _pull("catch-up", pull_catchup)
+
+
+def process_events() -> int:
+    from .inbound import events_process
+
+    return events_process()

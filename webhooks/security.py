@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 
 
 def token_matches(given: str | None, expected: str) -> bool:
@@ -28,3 +29,14 @@ def signature_check(body: bytes, header: str | None, secrets: list[str]) -> str:
         if hmac.compare_digest(aftership_signature(body, secret).encode(), given) and result == "invalid":
             result = "valid" if index == 0 else "valid_previous"
     return result
+
+
+def client_allowed(remote: str | None, allowlist: list[str]) -> bool:
+    """True when no allow-list is set, or the caller's address is in one of its networks."""
+    if not allowlist:
+        return True
+    try:
+        address = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(entry, strict=False) for entry in allowlist)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
+import random
 import threading
 import time
 import uuid
@@ -98,7 +99,20 @@ class _Stored:
 
 
 class AfterShipSimulator(SimulatorServer):
-    """AfterShip's Tracking API (2026-07) and webhook delivery, over real HTTP."""
+    """AfterShip's Tracking API (2026-07) and webhook delivery, over real HTTP.
+
+    Point a client at `base_url` (or at `url` and let it append `/tracking/2026-07`). Switches a
+    test may flip, all put back by `reset(configuration=True)`:
+
+    - `api_keys` (list), `rate_limits` ({"POST /trackings": 20, ...}), `daily_quota`, `clock`
+      (Unix-seconds callable behind timestamps and rate windows);
+    - `duplicate_status` (400, or 409), `create_status` (201), `reject_unknown_fields`,
+      `max_retracks`, `fail_after_commit_rate` (create, then answer 500), `faults` (base switches);
+    - `webhook_urls` (<= 10), `webhook_secret`, `webhook_timeout`, `webhook_custom_headers`,
+      `webhook_event_types` ({"tracking_update"}; add "edd_revise"), `time_scale` (multiplies the
+      retry delays), `carrier_move_share`;
+    - `couriers` (slug -> `Courier`), `seed_couriers()`, `set_courier_active()`.
+    """
 
     name = "aftership"
 
@@ -137,7 +151,8 @@ class AfterShipSimulator(SimulatorServer):
         self._windows: dict[tuple[str, str], tuple[int, int]] = {}
         self._quota: tuple[str, int] = ("", 0)
         self._webhooks = WebhookEmitter(time_scale=lambda: self.time_scale, timeout=webhook_timeout)
-        self._carriers = Carriers(tick=self.step_carriers)
+        self._carriers = Carriers(tick=lambda: self.step_carriers(self.carrier_move_share))
+        self._movement_random = random.Random(seed)
         self._tick_lock = threading.Lock()
         self._configure()
 
@@ -162,6 +177,7 @@ class AfterShipSimulator(SimulatorServer):
         self.fail_after_commit_rate = 0.0
         self.rate_limits: dict[str, int] = dict(DEFAULT_RATE_LIMITS)
         self.clock: Callable[[], float] = time.time
+        self.carrier_move_share = 0.75
         self.seed_couriers()
 
     # -- configuration --------------------------------------------------------------------------
@@ -245,6 +261,7 @@ class AfterShipSimulator(SimulatorServer):
             self.request_log.clear()
             if self.seed is not None:
                 self.random.seed(self.seed)
+                self._movement_random.seed(self.seed)
             if configuration:
                 self._configure()
         self.faults.reset()
@@ -270,14 +287,12 @@ class AfterShipSimulator(SimulatorServer):
     @property
     def webhook_deliveries(self) -> list:
         """Every delivery attempt so far (`WebhookDelivery`: event_id, url, attempt, status, error, at)."""
-        with self._webhooks._cond:
-            return list(self._webhooks.deliveries)
+        return self._webhooks.delivery_history()
 
     @property
     def webhook_events(self) -> dict[str, WebhookEvent]:
         """Every event composed so far by event_id, with the exact body bytes and headers sent."""
-        with self._webhooks._cond:
-            return dict(self._webhooks.events)
+        return self._webhooks.event_history()
 
     def wait_for_webhooks(self, timeout: float = 10.0) -> bool:
         """Block until no webhook attempt is queued or in flight (held events excluded)."""
@@ -348,6 +363,8 @@ class AfterShipSimulator(SimulatorServer):
             )
             if signed_by:
                 stored.data["signed_by"] = signed_by
+            if source == "user":  # marked as completed: AfterShip stops tracking it
+                stored.data["active"] = False
             snapshot = copy.deepcopy(stored.data)
         if emit:
             if "tracking_update" in self.webhook_event_types:
@@ -368,7 +385,7 @@ class AfterShipSimulator(SimulatorServer):
 
     def redeliver(self, event_id: str, urls: Iterable[str] | None = None) -> None:
         """Send an already delivered event again, byte for byte (AfterShip's duplicates and late replays)."""
-        event = self._webhooks.events[event_id]
+        event = self._webhooks.event_history()[event_id]
         self._webhooks.submit(event, list(urls) if urls is not None else self.webhook_urls)
 
     def pause_webhooks(self) -> None:
@@ -379,14 +396,20 @@ class AfterShipSimulator(SimulatorServer):
         """Send the held events one after another: "fifo", "reverse" (out of order) or "shuffle"."""
         self._webhooks.resume(order, rng=self.random.shuffle)
 
-    def step_carriers(self) -> int:
-        """Move every active tracking with a journey one tick forward now; returns the scans made."""
+    def step_carriers(self, share: float = 1.0) -> int:
+        """Move active trackings one tick along their journey now; returns the scans made.
+
+        `share` is the chance that a given parcel moves this tick (the background carriers use
+        `carrier_move_share`, so parcels drift apart instead of moving in lockstep).
+        """
         with self._tick_lock:
             with self.lock:
                 due: list[tuple[str, Step]] = []
                 for tid, stored in sorted(self._store.items(), key=lambda item: item[1].seq):
                     journey = stored.journey
                     if journey is None or journey.finished or not stored.data["active"]:
+                        continue
+                    if share < 1.0 and self._movement_random.random() >= share:
                         continue
                     step = journey.steps[journey.position]
                     journey.position += 1
@@ -619,9 +642,7 @@ class AfterShipSimulator(SimulatorServer):
             source="user",
         )
         with self.lock:
-            stored = self._by_id(tracking_id)
-            stored.data["active"] = False
-            return 200, copy.deepcopy(stored.data)
+            return 200, copy.deepcopy(self._by_id(tracking_id).data)
 
     def _get_couriers(self, request: Request) -> tuple[int, dict]:
         active = (request.query_value("active") or "").lower()

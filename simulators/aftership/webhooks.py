@@ -207,6 +207,14 @@ class WebhookEmitter:
                 self._cond.wait(min(remaining, 0.05))
         return True
 
+    def event_history(self) -> dict[str, WebhookEvent]:
+        with self._cond:
+            return dict(self.events)
+
+    def delivery_history(self) -> list[WebhookDelivery]:
+        with self._cond:
+            return list(self.deliveries)
+
     def pending(self) -> int:
         with self._cond:
             return len(self._queue) + self._in_flight + len(self._held or [])
