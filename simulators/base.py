@@ -7,6 +7,7 @@ command). Nothing in here knows about Django; production code never imports this
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import socket
@@ -120,8 +121,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "Simulator/1.0"
     sys_version = ""
 
-    def log_message(self, format, *args):  # noqa: A002 - silence the default stderr access log
-        pass
+    def log_message(self, format, *args):
+        pass  # no stderr access log
 
     def _dispatch(self) -> None:
         sim: SimulatorServer = self.server.simulator  # type: ignore[attr-defined]
@@ -139,10 +140,8 @@ class _Handler(BaseHTTPRequestHandler):
         response = sim._respond(request)
         if response.status == 0:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         self.send_response(response.status)
         headers = dict(response.headers)
