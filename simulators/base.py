@@ -193,7 +193,9 @@ class SimulatorServer:
     def start(self) -> SimulatorServer:
         """Serve on a background thread; returns self so tests can write `sim = X().start()`."""
         httpd = self._bind()
-        self._thread = threading.Thread(target=httpd.serve_forever, name=f"{self.name}-sim", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"{self.name}-sim", daemon=True
+        )
         self._thread.start()
         self.on_start()
         return self
@@ -203,7 +205,7 @@ class SimulatorServer:
         httpd = self._bind()
         self.on_start()
         try:
-            httpd.serve_forever()
+            httpd.serve_forever(poll_interval=0.05)
         finally:
             self.on_stop()
             httpd.server_close()
