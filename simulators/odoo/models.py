@@ -1,0 +1,911 @@
+"""The Odoo 18 models the portal touches: deliveries, sales, partners, carriers, chatter, automation.
+
+Each class keeps Odoo's model name, description (used in access and constraint messages), default
+order, access groups and the behaviour clients can observe over RPC; fields are the ones the portal
+and the transcripts use, not every field of the real model (stock.picking excepted: its field list is
+the one a real 18.0 server returns, loaded from data/stock_picking_fields.json).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .errors import UserError, frames
+from .orm import (
+    EVERYONE,
+    INTERNAL,
+    BaseModel,
+    F,
+    Field,
+    api_model,
+    api_returns,
+)
+
+SETTINGS = ("base.group_system",)
+ACCESS_RIGHTS = ("base.group_erp_manager",)
+STOCK_USER = ("stock.group_stock_user",)
+SALESMAN = ("sales_team.group_sale_salesman",)
+
+_DATA = Path(__file__).with_name("data")
+
+
+def _read_only_everywhere(groups: tuple[str, ...]) -> dict[str, tuple[str, ...] | None]:
+    return {"read": EVERYONE, "write": groups, "create": groups, "unlink": groups}
+
+
+def _all(groups: tuple[str, ...]) -> dict[str, tuple[str, ...] | None]:
+    return {"read": groups, "write": groups, "create": groups, "unlink": groups}
+
+
+# -- base -------------------------------------------------------------------------------------------
+class ResCompany(BaseModel):
+    _name = "res.company"
+    _description = "Companies"
+    _order = "sequence, name"
+    _acl = _read_only_everywhere(SETTINGS)
+    _specs = (
+        F("name", "char", "Company Name", required=True),
+        F("partner_id", "many2one", "Partner", "res.partner"),
+        F("country_id", "many2one", "Country", "res.country"),
+        F("sequence", "integer", "Sequence", default=10),
+        F("stock_move_sms_validation", "boolean", "SMS Validation with stock move", default=True),
+        F("has_received_warning_stock_sms", "boolean", "Has received warning stock sms", default=False),
+    )
+
+
+class ResUsers(BaseModel):
+    _name = "res.users"
+    _description = "User"
+    _order = "name, login"
+    _acl: ClassVar = {"read": INTERNAL, "write": ACCESS_RIGHTS, "create": ACCESS_RIGHTS, "unlink": ACCESS_RIGHTS}
+    _specs = (
+        F("name", "char", "Name"),
+        F("login", "char", "Login", required=True),
+        F("partner_id", "many2one", "Related Partner", "res.partner", required=True),
+        F("active", "boolean", "Active", default=True),
+        F("company_id", "many2one", "Company", "res.company", default=1),
+        F("share", "boolean", "Share User", default=False),
+        F("tz", "char", "Timezone"),
+        F("lang", "char", "Language", default="en_US"),
+    )
+
+    @api_model
+    def context_get(self):
+        row = self.env["res.users"].sudo()._row(self.env.uid) or {}
+        return {"lang": row.get("lang") or "en_US", "tz": row.get("tz") or False, "uid": self.env.uid}
+
+
+# -- chatter ----------------------------------------------------------------------------------------
+class MailThread(BaseModel):
+    """mail.thread: chatter, activities, and write() reading tracked values first (hence MissingError)."""
+
+    _mail_thread = True
+    _write_frames: ClassVar[tuple[str, ...]] = ()
+
+    def write(self, vals):
+        if not self:
+            return True
+        with frames(*self._write_frames, "mail_thread_write", "track_prepare"):
+            self._check_missing("getitem", "field_get_missing")
+        with frames(*self._write_frames, "mail_thread_write_super", "activity_mixin_write"):
+            return BaseModel.write(self, vals)
+
+    @api_returns("id")
+    def message_post(self, *, body="", subject=None, message_type="notification", email_from=None,
+                     author_id=None, parent_id=False, subtype_xmlid=None, subtype_id=False, partner_ids=None,
+                     attachments=None, attachment_ids=None, body_is_html=False, **kwargs):
+        with frames("message_post"):
+            self.ensure_one()
+        forbidden = sorted({"model", "res_id", "subtype"} & set(kwargs))
+        if forbidden:
+            raise ValueError(f"Those values are not supported when posting or notifying: {', '.join(forbidden)}")
+        if message_type == "user_notification":
+            raise ValueError("Use message_notify to send a notification to an user.")
+        self._check_missing("getitem", "field_get_missing")
+        self._check_access("write")
+        if subtype_xmlid:
+            subtype = self.env.ref(subtype_xmlid if "." in subtype_xmlid else f"mail.{subtype_xmlid}")
+            subtype_id = subtype.id if subtype else False
+        if not subtype_id:
+            subtype_id = self.env.ref("mail.mt_note").id  # type: ignore[union-attr]
+        if author_id is None:
+            author_id = self.env["res.users"].sudo()._get(self.env.uid, "partner_id")
+        text = body or ""
+        if not body_is_html:
+            text = html.escape(str(text), quote=False)
+        message = self.env["mail.message"].sudo().create({
+            "model": self._name,
+            "res_id": self.id,
+            "body": text,
+            "subject": subject or False,
+            "message_type": message_type,
+            "subtype_id": subtype_id,
+            "author_id": author_id,
+            "email_from": email_from or False,
+            "parent_id": parent_id or False,
+            "partner_ids": [(6, 0, list(partner_ids or []))],
+            "date": self.env.now.replace(microsecond=0),
+            "record_name": self._display_name(self.id),
+        })
+        return message.with_context(self.env.context)
+
+    def activity_schedule(self, act_type_xmlid="", date_deadline=None, summary="", note="", **act_values):
+        activity_type = None
+        if act_type_xmlid:
+            with frames("activity_schedule"):
+                activity_type = self.env.ref(act_type_xmlid, raise_if_not_found=False)
+        elif act_values.get("activity_type_id"):
+            activity_type = self.env["mail.activity.type"]._browse([act_values["activity_type_id"]])
+        if not activity_type or not activity_type.sudo().exists():
+            activity_type = self.env.ref("mail.mail_activity_data_todo")
+        types = self.env["mail.activity.type"].sudo()
+        type_id = activity_type.id  # type: ignore[union-attr]
+        if not date_deadline:
+            date_deadline = self.env.sim.clock().date() + timedelta(days=types._get(type_id, "delay_count") or 0)
+        model_id = self.env["ir.model"].sudo()._id_for(self._name)
+        created = []
+        for record in self:
+            values = {
+                "activity_type_id": type_id,
+                "summary": summary or types._get(type_id, "summary") or False,
+                "automated": True,
+                "note": note or False,
+                "date_deadline": date_deadline,
+                "res_model_id": model_id,
+                "res_id": record.id,
+            }
+            values.update({k: v for k, v in act_values.items() if k != "activity_type_id"})
+            created.extend(self.env["mail.activity"].create(values).ids)
+        return self.env["mail.activity"]._browse(created)
+
+    def _unlink(self) -> None:
+        messages = self.env["mail.message"].sudo()
+        activities = self.env["mail.activity"].sudo()
+        for rid in self._ids:
+            for mid in messages._all_ids():
+                row = messages._row(mid)
+                if row and row.get("model") == self._name and row.get("res_id") == rid:
+                    messages._browse([mid])._unlink()
+            for aid in activities._all_ids():
+                row = activities._row(aid)
+                if row and row.get("res_model") == self._name and row.get("res_id") == rid:
+                    activities._browse([aid])._unlink()
+        super()._unlink()
+
+
+class MailThreadSms(MailThread):
+    """The sms module's override of message_post, whose keyword forwarding shapes Odoo's TypeError text."""
+
+    @api_returns("id")
+    def message_post(self, *args, body="", message_type="notification", **kwargs):
+        with frames("sms_message_post"):
+            return super().message_post(*args, body=body, message_type=message_type, **kwargs)
+
+
+
+_PARTNER_TYPES = [
+    ["contact", "Contact"],
+    ["invoice", "Invoice Address"],
+    ["delivery", "Delivery Address"],
+    ["other", "Other Address"],
+]
+
+
+class ResPartner(MailThreadSms):
+    _name = "res.partner"
+    _description = "Contact"
+    _order = "complete_name ASC, id DESC"
+    _rec_name = "complete_name"
+    _parent_name = "parent_id"
+    _acl: ClassVar = {
+        "read": INTERNAL,
+        "write": ("base.group_partner_manager",),
+        "create": ("base.group_partner_manager",),
+        "unlink": ("base.group_partner_manager",),
+    }
+
+    @staticmethod
+    def _complete_name(record: BaseModel) -> str:
+        rid = record.id
+        name = record._row(rid).get("name") if record._row(rid) else None  # type: ignore[union-attr]
+        parent = record._get(rid, "parent_id")
+        if not name and parent:
+            ptype = record._get(rid, "type")
+            name = dict(_PARTNER_TYPES).get(ptype) if ptype != "contact" else ""
+        if parent and not record._get(rid, "is_company"):
+            return f"{record._display_name(parent)}, {name or ''}"
+        return name or ""
+
+    @staticmethod
+    def _commercial_partner(record: BaseModel) -> int:
+        rid = record.id
+        seen = set()
+        while rid and rid not in seen:
+            seen.add(rid)
+            parent = record._get(rid, "parent_id")
+            if record._get(rid, "is_company") or not parent:
+                return rid
+            rid = parent
+        return record.id  # type: ignore[return-value]
+
+    @staticmethod
+    def _is_blacklisted(record: BaseModel) -> bool:
+        row = record._row(record.id) or {}
+        return bool(row.get("is_blacklisted"))
+
+    _specs = (
+        F("name", "char", "Name"),
+        F("complete_name", "char", "Complete Name", store=False, searchable=True, compute=_complete_name),
+        F("parent_id", "many2one", "Related Company", "res.partner"),
+        F("child_ids", "one2many", "Contact", "res.partner", relation_field="parent_id"),
+        F("ref", "char", "Reference"),
+        F("lang", "char", "Language"),
+        F("tz", "char", "Timezone"),
+        F("user_id", "many2one", "Salesperson", "res.users"),
+        F("vat", "char", "Tax ID"),
+        F("website", "char", "Website Link"),
+        F("comment", "html", "Notes"),
+        F("active", "boolean", "Active", default=True),
+        F("type", "selection", "Address Type", selection=_PARTNER_TYPES, default="contact"),
+        F("street", "char", "Street"),
+        F("street2", "char", "Street2"),
+        F("zip", "char", "Zip"),
+        F("city", "char", "City"),
+        F("state_id", "many2one", "State", "res.country.state"),
+        F("country_id", "many2one", "Country", "res.country"),
+        F("country_code", "char", "Country Code", store=False, related="country_id.code", readonly=True),
+        F("email", "char", "Email"),
+        F("phone", "char", "Phone"),
+        F("mobile", "char", "Mobile"),
+        F("is_company", "boolean", "Is a Company", default=False),
+        F("company_name", "char", "Company Name"),
+        F("company_id", "many2one", "Company", "res.company"),
+        F("commercial_partner_id", "many2one", "Commercial Entity", "res.partner", store=False,
+          searchable=True, compute=_commercial_partner, readonly=True),
+        F("is_blacklisted", "boolean", "Blacklist", store=False, searchable=True, readonly=True,
+          compute=_is_blacklisted,
+          help="If the email address is on the blacklist, the contact won't receive mass mailing anymore, "
+               "from any list"),
+        F("message_ids", "one2many", "Messages", "mail.message", relation_field="res_id"),
+        F("activity_ids", "one2many", "Activities", "mail.activity", relation_field="res_id"),
+    )
+
+    def _compute_display_name(self, rid: int, row: dict[str, Any]) -> str:
+        return self._complete_name(self._browse([rid])) or f"{self._name},{rid}"
+
+
+
+
+class ResCountry(BaseModel):
+    _name = "res.country"
+    _description = "Country"
+    _order = "name"
+    _acl = _read_only_everywhere(SETTINGS)
+    _specs = (
+        F("name", "char", "Country Name", required=True, translate=True),
+        F("code", "char", "Country Code", size=2, required=True,
+          help="The ISO country code in two chars. \nYou can use this field for quick search."),
+        F("phone_code", "integer", "Country Calling Code"),
+        F("state_ids", "one2many", "States", "res.country.state", relation_field="country_id"),
+        F("state_required", "boolean", "State Required", default=False),
+        F("zip_required", "boolean", "Zip Required", default=True),
+    )
+
+
+class ResCountryState(BaseModel):
+    _name = "res.country.state"
+    _description = "Country state"
+    _order = "code"
+    _acl = _read_only_everywhere(SETTINGS)
+    _specs = (
+        F("country_id", "many2one", "Country", "res.country", required=True),
+        F("name", "char", "State Name", required=True),
+        F("code", "char", "State Code", required=True),
+    )
+
+    def _compute_display_name(self, rid: int, row: dict[str, Any]) -> str:
+        country = self.env["res.country"]._get(row["country_id"], "code") if row.get("country_id") else ""
+        return f"{row.get('name')} ({country})"
+
+
+# -- delivery ---------------------------------------------------------------------------------------
+class DeliveryCarrier(BaseModel):
+    _name = "delivery.carrier"
+    _description = "Shipping Methods"
+    _order = "sequence, id"
+    _acl: ClassVar = {
+        "read": INTERNAL,
+        "write": ("stock.group_stock_manager", "sales_team.group_sale_manager"),
+        "create": ("stock.group_stock_manager", "sales_team.group_sale_manager"),
+        "unlink": ("stock.group_stock_manager", "sales_team.group_sale_manager"),
+    }
+    _specs = (
+        F("name", "char", "Delivery Method", required=True, translate=True),
+        F("active", "boolean", "Active", default=True),
+        F("sequence", "integer", "Sequence", default=10),
+        F("delivery_type", "selection", "Provider", required=True, default="fixed",
+          selection=[["base_on_rule", "Based on Rules"], ["fixed", "Fixed Price"]]),
+        F("integration_level", "selection", "Integration Level", default="rate_and_ship",
+          selection=[["rate", "Get Rate"], ["rate_and_ship", "Get Rate and Create Shipment"]]),
+        F("prod_environment", "boolean", "Environment", default=False),
+        F("company_id", "many2one", "Company", "res.company"),
+        F("tracking_url", "char", "Tracking Link",
+          help="This option adds a link for the customer in the portal to track their package easily. Use "
+               "<shipmenttrackingnumber> as a placeholder in your URL."),
+        F("carrier_description", "text", "Carrier Description"),
+        F("fixed_price", "float", "Fixed Price"),
+    )
+
+
+class StockPickingType(BaseModel):
+    _name = "stock.picking.type"
+    _description = "Picking Type"
+    _order = "sequence, id"
+    _acl: ClassVar = {"read": INTERNAL, "write": ("stock.group_stock_manager",),
+                      "create": ("stock.group_stock_manager",), "unlink": ("stock.group_stock_manager",)}
+    _specs = (
+        F("name", "char", "Operation Type", required=True),
+        F("code", "selection", "Type of Operation", required=True,
+          selection=[["incoming", "Receipt"], ["outgoing", "Delivery"], ["internal", "Internal Transfer"]]),
+        F("sequence_code", "char", "Sequence Prefix", required=True),
+        F("sequence", "integer", "Sequence"),
+        F("warehouse_name", "char", "Warehouse"),
+        F("company_id", "many2one", "Company", "res.company"),
+        F("active", "boolean", "Active", default=True),
+        F("default_location_src_id", "many2one", "Source Location", "stock.location"),
+        F("default_location_dest_id", "many2one", "Destination Location", "stock.location"),
+    )
+
+    def _compute_display_name(self, rid: int, row: dict[str, Any]) -> str:
+        warehouse = row.get("warehouse_name")
+        return f"{warehouse}: {row.get('name')}" if warehouse else str(row.get("name"))
+
+
+class StockLocation(BaseModel):
+    _name = "stock.location"
+    _description = "Inventory Locations"
+    _order = "complete_name, id"
+    _rec_name = "complete_name"
+    _specs = (
+        F("name", "char", "Location Name", required=True),
+        F("complete_name", "char", "Full Location Name"),
+        F("usage", "selection", "Location Type", default="internal",
+          selection=[["supplier", "Vendor Location"], ["view", "View"], ["internal", "Internal Location"],
+                     ["customer", "Customer Location"], ["inventory", "Inventory Loss"],
+                     ["production", "Production"], ["transit", "Transit Location"]]),
+        F("active", "boolean", "Active", default=True),
+    )
+
+
+
+
+class MailMessage(BaseModel):
+    _name = "mail.message"
+    _description = "Message"
+    _order = "id desc"
+    _rec_name = "record_name"
+    _acl: ClassVar = {"read": INTERNAL, "create": INTERNAL, "write": SETTINGS, "unlink": SETTINGS}
+    _specs = (
+        F("subject", "char", "Subject"),
+        F("date", "datetime", "Date"),
+        F("body", "html", "Contents"),
+        F("model", "char", "Related Document Model"),
+        F("res_id", "many2one_reference", "Related Document ID"),
+        F("record_name", "char", "Message Record Name"),
+        F("message_type", "selection", "Type", required=True, default="comment",
+          selection=[["email", "Incoming Email"], ["comment", "Comment"], ["email_outgoing", "Outgoing Email"],
+                     ["notification", "System notification"], ["auto_comment", "Automated Targeted Notification"],
+                     ["user_notification", "User Specific Notification"]]),
+        F("subtype_id", "many2one", "Subtype", "mail.message.subtype"),
+        F("author_id", "many2one", "Author", "res.partner"),
+        F("email_from", "char", "From"),
+        F("parent_id", "many2one", "Parent Message", "mail.message"),
+        F("partner_ids", "many2many", "Recipients", "res.partner"),
+        F("is_internal", "boolean", "Employee Only", default=False),
+    )
+
+
+class MailMessageSubtype(BaseModel):
+    _name = "mail.message.subtype"
+    _description = "Message subtypes"
+    _order = "sequence, id"
+    _acl: ClassVar = {"read": INTERNAL, "write": SETTINGS, "create": SETTINGS, "unlink": SETTINGS}
+    _specs = (
+        F("name", "char", "Message Type", required=True, translate=True),
+        F("internal", "boolean", "Internal Only", default=False),
+        F("default", "boolean", "Default", default=True),
+        F("sequence", "integer", "Sequence", default=1),
+    )
+
+
+class MailActivityType(BaseModel):
+    _name = "mail.activity.type"
+    _description = "Activity Type"
+    _order = "sequence, id"
+    _acl: ClassVar = {"read": INTERNAL, "write": SETTINGS, "create": SETTINGS, "unlink": SETTINGS}
+    _specs = (
+        F("name", "char", "Name", required=True, translate=True),
+        F("summary", "char", "Default Summary", translate=True),
+        F("sequence", "integer", "Sequence", default=10),
+        F("active", "boolean", "Active", default=True),
+        F("delay_count", "integer", "Schedule", default=0),
+        F("delay_unit", "selection", "Delay units", default="days",
+          selection=[["days", "days"], ["weeks", "weeks"], ["months", "months"]]),
+        F("res_model", "char", "Model"),
+        F("category", "selection", "Action", default="default",
+          selection=[["default", "None"], ["upload_file", "Upload Document"], ["phonecall", "Phonecall"]]),
+        F("icon", "char", "Icon"),
+        F("decoration_type", "selection", "Decoration Type",
+          selection=[["warning", "Alert"], ["danger", "Error"]]),
+        F("default_user_id", "many2one", "Default User", "res.users"),
+    )
+
+
+class MailActivity(BaseModel):
+    _name = "mail.activity"
+    _description = "Activity"
+    _order = "date_deadline ASC, id ASC"
+    _rec_name = "summary"
+
+    @staticmethod
+    def _state(record: BaseModel) -> str | None:
+        deadline = record._row(record.id).get("date_deadline") if record._row(record.id) else None  # type: ignore[union-attr]
+        if not deadline:
+            return None
+        today = record.env.sim.clock().date()
+        delta = (deadline - today).days
+        return "overdue" if delta < 0 else "today" if delta == 0 else "planned"
+
+    _specs = (
+        F("res_model_id", "many2one", "Document Model", "ir.model", required=True),
+        F("res_model", "char", "Related Document Model"),
+        F("res_id", "many2one_reference", "Related Document ID"),
+        F("res_name", "char", "Document Name"),
+        F("activity_type_id", "many2one", "Activity Type", "mail.activity.type"),
+        F("summary", "char", "Summary"),
+        F("note", "html", "Note"),
+        F("date_deadline", "date", "Due Date", required=True,
+          default=lambda model: model.env.sim.clock().date()),
+        F("automated", "boolean", "Automated activity", default=False),
+        F("user_id", "many2one", "Assigned to", "res.users", default=lambda model: model.env.uid),
+        F("state", "selection", "State", store=False, compute=_state, readonly=True,
+          selection=[["overdue", "Overdue"], ["today", "Today"], ["planned", "Planned"]]),
+    )
+
+    def _prepare_create(self, vals: dict[str, Any]) -> dict[str, Any]:
+        models = self.env["ir.model"].sudo()
+        if not vals.get("res_model_id") and vals.get("res_model"):
+            vals["res_model_id"] = models._id_for(vals["res_model"]) or False
+        if vals.get("res_model_id"):
+            vals["res_model"] = models._get(vals["res_model_id"], "model")
+            document_model = self.env.get(vals["res_model"])
+            if document_model is not None and vals.get("res_id"):
+                document = document_model._browse([vals["res_id"]])
+                if not self.env.su:
+                    document._check_access("write")
+                if document._exists(vals["res_id"]):
+                    vals.setdefault("res_name", document._display_name(vals["res_id"]))
+        return vals
+
+    def _compute_display_name(self, rid: int, row: dict[str, Any]) -> str:
+        if row.get("summary"):
+            return str(row["summary"])
+        if row.get("activity_type_id"):
+            return str(self.env["mail.activity.type"]._display_name(row["activity_type_id"]))
+        return f"{self._name},{rid}"
+
+
+# -- sales ------------------------------------------------------------------------------------------
+class SaleOrder(MailThreadSms):
+    _name = "sale.order"
+    _description = "Sales Order"
+    _order = "date_order desc, id desc"
+    _acl: ClassVar = {"read": (*SALESMAN, *STOCK_USER), "write": SALESMAN, "create": SALESMAN, "unlink": SALESMAN}
+    _specs = (
+        F("name", "char", "Order Reference", required=True, readonly=True, default="New"),
+        F("client_order_ref", "char", "Customer Reference"),
+        F("origin", "char", "Source Document"),
+        F("reference", "char", "Payment Ref."),
+        F("state", "selection", "Status", default="draft", readonly=True,
+          selection=[["draft", "Quotation"], ["sent", "Quotation Sent"], ["sale", "Sales Order"],
+                     ["cancel", "Cancelled"]]),
+        F("date_order", "datetime", "Order Date", required=True, default=lambda model: model.env.now),
+        F("commitment_date", "datetime", "Delivery Date"),
+        F("partner_id", "many2one", "Customer", "res.partner", required=True),
+        F("partner_invoice_id", "many2one", "Invoice Address", "res.partner"),
+        F("partner_shipping_id", "many2one", "Delivery Address", "res.partner"),
+        F("company_id", "many2one", "Company", "res.company", default=1),
+        F("user_id", "many2one", "Salesperson", "res.users"),
+        F("carrier_id", "many2one", "Delivery Method", "delivery.carrier"),
+        F("amount_total", "monetary", "Total"),
+        F("picking_ids", "one2many", "Transfers", "stock.picking", relation_field="sale_id"),
+        F("message_ids", "one2many", "Messages", "mail.message", relation_field="res_id"),
+        F("activity_ids", "one2many", "Activities", "mail.activity", relation_field="res_id"),
+    )
+
+    def _prepare_create(self, vals: dict[str, Any]) -> dict[str, Any]:
+        if not vals.get("name") or vals["name"] == "New":
+            vals["name"] = f"S{self.env.sim.next_sequence('sale.order'):05d}"
+        if vals.get("partner_id"):
+            vals.setdefault("partner_invoice_id", vals["partner_id"])
+            vals.setdefault("partner_shipping_id", vals["partner_id"])
+        return vals
+
+
+# -- inventory ----------------------------------------------------------------------------------------
+def _tracking_url(record: BaseModel) -> str | None:
+    carrier = record._get(record.id, "carrier_id")
+    ref = record._get(record.id, "carrier_tracking_ref")
+    if not carrier or not ref:
+        return None
+    template = record.env["delivery.carrier"]._get(carrier, "tracking_url")
+    # fixed/base_on_rule get_tracking_link: a plain substitution, the whole (comma-separated) ref included
+    return template.replace("<shipmenttrackingnumber>", ref) if template else None
+
+
+def _first_activity(record: BaseModel) -> int | None:
+    activities = record.env["mail.activity"].sudo()
+    ids = record._get(record.id, "activity_ids")
+    ordered = sorted(ids, key=lambda aid: (activities._get(aid, "date_deadline"), aid))
+    return ordered[0] if ordered else None
+
+
+def _activity_value(fname: str):
+    def compute(record: BaseModel) -> Any:
+        first = _first_activity(record)
+        return record.env["mail.activity"].sudo()._get(first, fname) if first else None
+
+    return compute
+
+
+_PICKING_COMPUTES = {
+    "carrier_tracking_url": _tracking_url,
+    "weight_uom_name": lambda record: "kg",
+    "has_message": lambda record: bool(record._get(record.id, "message_ids")),
+    "activity_state": _activity_value("state"),
+    "activity_type_id": _activity_value("activity_type_id"),
+    "activity_user_id": _activity_value("user_id"),
+    "activity_date_deadline": _activity_value("date_deadline"),
+    "activity_summary": _activity_value("summary"),
+    "shipping_weight": lambda record: record._get(record.id, "weight"),
+    "is_return_picking": lambda record: bool(record._get(record.id, "return_id")),
+    "warehouse_address_id": lambda record: 1,
+    "website_message_ids": lambda record: record._get(record.id, "message_ids"),
+}
+
+
+class StockPicking(MailThreadSms):
+    _name = "stock.picking"
+    _description = "Transfer"
+    _order = "priority desc, scheduled_date asc, id desc"
+    _acl: ClassVar = {"read": (*STOCK_USER, *SALESMAN), "write": STOCK_USER, "create": STOCK_USER,
+                      "unlink": STOCK_USER}
+    _write_frames = ("picking_write",)
+    _defaults: ClassVar[dict[str, Any]] = {
+        "state": "draft",
+        "move_type": "direct",
+        "priority": "0",
+        "company_id": 1,
+        "printed": False,
+        "is_locked": True,
+    }
+
+    @classmethod
+    def _build_fields(cls) -> dict[str, Field]:
+        specs = json.loads((_DATA / "stock_picking_fields.json").read_text(encoding="utf-8"))
+        fields: dict[str, Field] = {}
+        for spec in specs:
+            name = spec["name"]
+            fld = Field(
+                name=name,
+                type=spec["type"],
+                string=spec["string"],
+                relation=spec.get("relation"),
+                relation_field=spec.get("relation_field"),
+                readonly=spec["readonly"],
+                required=spec["required"],
+                store=spec["store"],
+                searchable=spec["searchable"],
+                selection=spec.get("selection"),
+                related=spec.get("related"),
+                field_id=spec["id"],
+                compute=_PICKING_COMPUTES.get(name),
+            )
+            if name in cls._defaults:
+                fld.default = cls._defaults[name]
+            fields[name] = fld
+        return fields
+
+    def _prepare_create(self, vals: dict[str, Any]) -> dict[str, Any]:
+        types = self.env["stock.picking.type"].sudo()
+        if not vals.get("picking_type_id"):
+            vals["picking_type_id"] = next(
+                (tid for tid in types._all_ids() if types._get(tid, "code") == "outgoing"), False
+            )
+        type_id = vals.get("picking_type_id")
+        if type_id and types._exists(type_id):
+            vals.setdefault("location_id", types._get(type_id, "default_location_src_id"))
+            vals.setdefault("location_dest_id", types._get(type_id, "default_location_dest_id"))
+            if not vals.get("name") or vals["name"] == "/":
+                prefix = f"WH/{types._get(type_id, 'sequence_code')}/"
+                vals["name"] = f"{prefix}{self.env.sim.next_sequence(prefix):05d}"
+        vals.setdefault("scheduled_date", self.env.now.replace(microsecond=0))
+        vals.setdefault("date", self.env.now.replace(microsecond=0))
+        return vals
+
+    def button_validate(self):
+        """stock_sms's override: without skip_sms the first validation asks about SMS and does nothing."""
+        self._check_missing("getitem", "field_get_missing")
+        drafts = [rid for rid in self._ids if self._get(rid, "state") == "draft"]
+        if drafts:
+            self._browse(drafts).sudo()._write({"state": "assigned"})
+        context = dict(self.env.context)
+        context.setdefault("button_validate_picking_ids", list(self._ids))
+        if not context.get("skip_sms") and self._check_sms_confirmation_popup():
+            wizard = self.env["confirm.stock.sms"].sudo().create({"picking_ids": [(6, 0, list(self._ids))]})
+            return {
+                "name": "SMS",
+                "type": "ir.actions.act_window",
+                "view_mode": "form",
+                "res_model": "confirm.stock.sms",
+                "views": [[1113, "form"]],
+                "view_id": 1113,
+                "target": "new",
+                "res_id": wizard.id,
+                "context": context,
+            }
+        with frames("button_validate_sms", "button_validate"):
+            return self._button_validate()
+
+    def _check_sms_confirmation_popup(self) -> bool:
+        companies = self.env["res.company"].sudo()
+        partners = self.env["res.partner"].sudo()
+        for rid in self._ids:
+            company = self._get(rid, "company_id")
+            if not company or not companies._get(company, "stock_move_sms_validation"):
+                continue
+            if companies._get(company, "has_received_warning_stock_sms"):
+                continue
+            partner = self._get(rid, "partner_id")
+            if self._get(rid, "picking_type_code") == "outgoing" and partner and (
+                partners._get(partner, "mobile") or partners._get(partner, "phone")
+            ):
+                return True
+        return False
+
+    def _button_validate(self) -> bool:
+        self._check_access("write")
+        for rid in self._ids:
+            if self._get(rid, "state") == "cancel":
+                raise UserError("Please add some items to move.")
+        todo = [rid for rid in self._ids if self._get(rid, "state") != "done"]
+        if todo:
+            date_done = self.env.sim.clock().replace(microsecond=0, tzinfo=None)
+            self._browse(todo)._write({"state": "done", "date_done": date_done, "priority": "0"})
+        return True
+
+
+class ConfirmStockSms(BaseModel):
+    _name = "confirm.stock.sms"
+    _description = "Confirm Stock SMS"
+    _rec_name = None
+    _specs = (F("picking_ids", "many2many", "Picking", "stock.picking"),)
+
+
+# -- technical --------------------------------------------------------------------------------------
+class IrModel(BaseModel):
+    _name = "ir.model"
+    _description = "Models"
+    _order = "model"
+    _acl = _all(ACCESS_RIGHTS)
+    _specs = (
+        F("name", "char", "Model Description", required=True, translate=True),
+        F("model", "char", "Model", required=True),
+        F("state", "selection", "Type", default="manual",
+          selection=[["manual", "Custom Object"], ["base", "Base Object"]]),
+        F("transient", "boolean", "Transient Model", default=False),
+        F("field_id", "one2many", "Fields", "ir.model.fields", relation_field="model_id"),
+    )
+
+    def _id_for(self, model: str) -> int | None:
+        for rid in self._all_ids():
+            if self._get(rid, "model") == model:
+                return rid
+        return None
+
+
+class IrModelFields(BaseModel):
+    _name = "ir.model.fields"
+    _description = "Fields"
+    _order = "name"
+    _rec_name = "field_description"
+    _acl = _all(ACCESS_RIGHTS)
+    _specs = (
+        F("name", "char", "Field Name", required=True),
+        F("model", "char", "Model Name", required=True),
+        F("model_id", "many2one", "Model", "ir.model", required=True),
+        F("field_description", "char", "Field Label", required=True, translate=True),
+        F("help", "text", "Field Help", translate=True),
+        F("ttype", "selection", "Field Type", required=True,
+          selection=[[t, t] for t in ("binary", "boolean", "char", "date", "datetime", "float", "html", "integer",
+                                      "json", "many2many", "many2one", "many2one_reference", "monetary",
+                                      "one2many", "properties", "properties_definition", "reference",
+                                      "selection", "text")]),
+        F("relation", "char", "Related Model"),
+        F("relation_field", "char", "Relation Field"),
+        F("required", "boolean", "Required", default=False),
+        F("readonly", "boolean", "Readonly", default=False),
+        F("store", "boolean", "Stored", default=True),
+        F("state", "selection", "Type", default="manual", required=True,
+          selection=[["manual", "Custom Field"], ["base", "Base Field"]]),
+        F("selection_ids", "one2many", "Selection Options", "ir.model.fields.selection", relation_field="field_id"),
+    )
+
+    def create(self, vals_list):
+        if not self.env.su:
+            # Odoo resolves model_id first, and a user without access to ir.model fails there.
+            with frames("ir_model_fields_create"):
+                self.env["ir.model"]._check_access("read")
+        records = super().create(vals_list)
+        for rid in records._ids:
+            self.env.sim._register_custom_field(self.sudo()._browse([rid]))
+        return records
+
+    def _prepare_create(self, vals: dict[str, Any]) -> dict[str, Any]:
+        if vals.get("model_id") and not vals.get("model"):
+            vals["model"] = self.env["ir.model"].sudo()._get(vals["model_id"], "model")
+        if vals.get("model") and not vals.get("model_id"):
+            vals["model_id"] = self.env["ir.model"].sudo()._id_for(vals["model"])
+        return vals
+
+    def _compute_display_name(self, rid: int, row: dict[str, Any]) -> str:
+        return f"{row.get('field_description')} ({row.get('model')})"
+
+
+class IrModelFieldsSelection(BaseModel):
+    _name = "ir.model.fields.selection"
+    _description = "Fields Selection"
+    _order = "sequence, id"
+    _acl: ClassVar = {"read": INTERNAL, "write": ACCESS_RIGHTS, "create": ACCESS_RIGHTS, "unlink": ACCESS_RIGHTS}
+    _specs = (
+        F("field_id", "many2one", "Field", "ir.model.fields", required=True),
+        F("value", "char", "Value", required=True),
+        F("name", "char", "Name", required=True, translate=True),
+        F("sequence", "integer", "Sequence", default=1000),
+    )
+
+
+class IrModelData(BaseModel):
+    _name = "ir.model.data"
+    _description = "Model Data"
+    _order = "module, model, name"
+    _acl: ClassVar = {"read": INTERNAL, "write": ACCESS_RIGHTS, "create": ACCESS_RIGHTS, "unlink": ACCESS_RIGHTS}
+    _specs = (
+        F("name", "char", "External Identifier", required=True),
+        F("module", "char", "Module", required=True, default=""),
+        F("model", "char", "Model Name", required=True),
+        F("res_id", "many2one_reference", "Record ID"),
+        F("noupdate", "boolean", "Non Updatable", default=False),
+    )
+
+    def _compute_display_name(self, rid: int, row: dict[str, Any]) -> str:
+        return f"{row.get('module')}.{row.get('name')}"
+
+
+class IrActionsServer(BaseModel):
+    _name = "ir.actions.server"
+    _description = "Server Action"
+    _order = "sequence,name"
+    _acl = _all(SETTINGS)
+
+    @staticmethod
+    def _sample_payload(record: BaseModel) -> str | None:
+        row = record._row(record.id) or {}
+        if row.get("state") != "webhook":
+            return None
+        fields_model = record.env["ir.model.fields"].sudo()
+        sample = {"_action": f"{row.get('name')}(#{record.id})", "_id": 1, "_model": row.get("model_name"), "id": 1}
+        for fid in row.get("webhook_field_ids") or ():
+            sample[fields_model._get(fid, "name")] = f"<{fields_model._get(fid, 'ttype')}>"
+        return json.dumps(sample, sort_keys=True, indent=4)
+
+    _specs = (
+        F("name", "char", "Action Name", required=True, translate=True),
+        F("type", "char", "Action Type", default="ir.actions.server"),
+        F("usage", "selection", "Usage", default="ir_actions_server",
+          selection=[["ir_actions_server", "Server Action"], ["ir_cron", "Scheduled Action"],
+                     ["base_automation", "Automation Rule"]]),
+        F("state", "selection", "Type", required=True, default="object_write",
+          selection=[["object_write", "Update Record"], ["object_create", "Create Record"],
+                     ["code", "Execute Code"], ["webhook", "Send Webhook Notification"],
+                     ["multi", "Execute Existing Actions"], ["mail_post", "Send Email"],
+                     ["followers", "Add Followers"], ["remove_followers", "Remove Followers"],
+                     ["next_activity", "Create Activity"], ["sms", "Send SMS"]]),
+        F("sequence", "integer", "Sequence", default=5),
+        F("model_id", "many2one", "Model", "ir.model", required=True),
+        F("model_name", "char", "Model Name"),
+        F("code", "text", "Python Code"),
+        F("webhook_url", "char", "Webhook URL"),
+        F("webhook_field_ids", "many2many", "Webhook Fields", "ir.model.fields"),
+        F("webhook_sample_payload", "text", "Sample Payload", store=False, compute=_sample_payload,
+          readonly=True),
+        F("base_automation_id", "many2one", "Automation Rule", "base.automation"),
+    )
+
+    def _prepare_create(self, vals: dict[str, Any]) -> dict[str, Any]:
+        if vals.get("model_id"):
+            vals["model_name"] = self.env["ir.model"].sudo()._get(vals["model_id"], "model")
+        if vals.get("base_automation_id"):
+            vals.setdefault("usage", "base_automation")
+        return vals
+
+    def run(self):
+        from .automation import run_server_action
+
+        for record_id in self.env.context.get("active_ids") or [self.env.context.get("active_id")]:
+            for action_id in self._ids:
+                model = self.env.get(self._get(action_id, "model_name"))
+                if model is not None and record_id:
+                    run_server_action(model.sudo()._browse([record_id]), action_id)
+        return False
+
+
+class BaseAutomation(BaseModel):
+    _name = "base.automation"
+    _description = "Automation Rule"
+    _order = "id"
+    _acl = _all(SETTINGS)
+    _specs = (
+        F("name", "char", "Automation Rule Name", required=True, translate=True),
+        F("description", "html", "Description"),
+        F("model_id", "many2one", "Model", "ir.model", required=True),
+        F("model_name", "char", "Model Name"),
+        F("active", "boolean", "Active", default=True),
+        F("trigger", "selection", "Trigger", required=True,
+          selection=[["on_stage_set", "Stage is set to"], ["on_user_set", "User is set"],
+                     ["on_tag_set", "Tag is added"], ["on_state_set", "State is set to"],
+                     ["on_priority_set", "Priority is set to"], ["on_archive", "On archived"],
+                     ["on_unarchive", "On unarchived"], ["on_create_or_write", "On save"],
+                     ["on_create", "On creation"], ["on_write", "On update"], ["on_unlink", "On deletion"],
+                     ["on_change", "On UI change"], ["on_time", "Based on date field"],
+                     ["on_time_created", "After creation"], ["on_time_updated", "After last update"],
+                     ["on_message_received", "On incoming message"], ["on_message_sent", "On outgoing message"],
+                     ["on_webhook", "On webhook"]]),
+        F("trg_selection_field_id", "many2one", "Trigger Field", "ir.model.fields.selection"),
+        F("trigger_field_ids", "many2many", "Trigger Fields", "ir.model.fields"),
+        F("filter_domain", "char", "Apply on"),
+        F("filter_pre_domain", "char", "Before Update Domain"),
+        F("action_server_ids", "one2many", "Actions", "ir.actions.server", relation_field="base_automation_id"),
+        F("last_run", "datetime", "Last Run", readonly=True),
+        F("log_webhook_calls", "boolean", "Log Calls", default=False),
+    )
+
+    def _prepare_create(self, vals: dict[str, Any]) -> dict[str, Any]:
+        if vals.get("model_id"):
+            vals["model_name"] = self.env["ir.model"].sudo()._get(vals["model_id"], "model")
+        if vals.get("trg_selection_field_id") and "trigger_field_ids" not in vals:
+            selection = self.env["ir.model.fields.selection"].sudo()
+            field_id = selection._get(vals["trg_selection_field_id"], "field_id")
+            vals["trigger_field_ids"] = [(6, 0, [field_id])] if field_id else []
+        commands = []
+        for command in vals.get("action_server_ids") or ():
+            if command and command[0] == 0:
+                values = dict(command[2])
+                values.setdefault("model_id", vals.get("model_id"))
+                values.setdefault("usage", "base_automation")
+                command = (0, 0, values)
+            commands.append(command)
+        if commands:
+            vals["action_server_ids"] = commands
+        return vals
+
+    def _unlink(self) -> None:
+        actions = self.env["ir.actions.server"].sudo()
+        for rid in self._ids:
+            actions._browse(list(self._get(rid, "action_server_ids")))._unlink()
+        super()._unlink()
+

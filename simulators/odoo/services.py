@@ -1,0 +1,197 @@
+"""Odoo's RPC services (`common`, `db`, `object`) and `api.call_kw`, shared by every transport.
+
+The service functions keep Odoo's names and signatures (`exp_authenticate(db, login, password,
+user_agent_env)`, `execute_kw(db, uid, obj, method, args, kw=None)`, ...) and are called with the
+client's params as-is, so a wrong number of arguments fails with Odoo's own TypeError text. The
+simulator serving the call is found through a context variable rather than an extra argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from .errors import OperationalError, SerializationFailure, UserError, frames, odoo_error
+from .orm import BaseModel, public_method
+
+if TYPE_CHECKING:
+    from .server import OdooSimulator
+
+current_simulator: ContextVar[OdooSimulator] = ContextVar("current_simulator")
+
+
+def _sim() -> OdooSimulator:
+    return current_simulator.get()
+
+
+def check_db(db: Any) -> None:
+    sim = _sim()
+    if db != sim.db_name:
+        raise odoo_error(
+            OperationalError(
+                'connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: '
+                f'FATAL:  database "{db}" does not exist\n'
+            ),
+            "registry_new",
+            "registry_init",
+            "registry_cursor",
+            "sql_db_connect",
+        )
+
+
+# -- common -----------------------------------------------------------------------------------------
+def exp_login(db, login, password):
+    return exp_authenticate(db, login, password, None)
+
+
+def exp_authenticate(db, login, password, user_agent_env):
+    with frames("common_authenticate_registry"):
+        check_db(db)
+    uid = _sim().authenticate_login(login, password)
+    return uid or False
+
+
+def exp_version():
+    return _sim().version_info()
+
+
+def exp_about(extended=False):
+    info = "See http://openerp.com"
+    if extended:
+        return info, _sim().version_info()["server_version"]
+    return info
+
+
+def exp_set_loglevel(loglevel, logger=None):
+    return True
+
+
+_COMMON = {f.__name__: f for f in (exp_login, exp_authenticate, exp_version, exp_about, exp_set_loglevel)}
+
+
+def common_dispatch(method, params):
+    name = "exp_" + method
+    if name not in _COMMON:
+        raise odoo_error(Exception("Method not found: %s" % method), "common_not_found")
+    _sim()._log_rpc("common", None, method)
+    with frames("common_dispatch"):
+        return _COMMON[name](*params)
+
+
+# -- db -----------------------------------------------------------------------------------------------
+def exp_list(document=False):
+    return [_sim().db_name]
+
+
+def exp_server_version():
+    return _sim().version_info()["server_version"]
+
+
+def exp_db_exist(db_name):
+    return db_name == _sim().db_name
+
+
+_DB = {f.__name__: f for f in (exp_list, exp_server_version, exp_db_exist)}
+
+
+def db_dispatch(method, params):
+    return _DB["exp_" + method](*params)
+
+
+# -- object -------------------------------------------------------------------------------------------
+def object_dispatch(method, params):
+    db, uid, passwd = params[0], int(params[1]), params[2]
+    with frames("model_check"):
+        security_check(db, uid, passwd)
+    if method == "execute":
+        with frames("model_execute"):
+            return execute(db, uid, *params[3:])
+    if method == "execute_kw":
+        with frames("model_execute_kw"):
+            return execute_kw(db, uid, *params[3:])
+    raise odoo_error(NameError("Method not available %s" % method), "model_not_available")
+
+
+def security_check(db, uid, passwd):
+    with frames("security_check", "decorator", "cache_lookup", "users_check"):
+        check_db(db)
+        _sim().check_credentials(uid, passwd)
+
+
+def execute_kw(db, uid, obj, method, args, kw=None):
+    with frames("execute_kw"):
+        return execute(db, uid, obj, method, *args, **kw or {})
+
+
+def execute(db, uid, obj, method, *args, **kw):
+    with frames("execute"):
+        return execute_cr(uid, obj, method, list(args), kw)
+
+
+def execute_cr(uid: int, obj: Any, method: Any, args: list, kw: dict, *, protocol: str = "rpc") -> Any:
+    sim = _sim()
+    sim._log_rpc("object", obj, method, uid=uid, protocol=protocol)
+    with sim.transaction(uid=uid) as env:
+        model = env.get(obj)
+        if model is None:
+            raise odoo_error(UserError(f"Object {obj} doesn't exist"), "execute_cr_no_model")
+        with frames("execute_cr_method"):
+            public_method(model, method)
+        with frames("execute_cr_call", "retrying"):
+            if sim.take_serialization_failure():
+                raise odoo_error(SerializationFailure("could not serialize access due to concurrent update\n"),
+                                 "retrying_serialization")
+            result = call_kw(model, method, args, kw)
+    return result
+
+
+def call_kw(model: BaseModel, name: str, args: list, kwargs: Mapping[str, Any]) -> Any:
+    """odoo.api.call_kw: model methods get all args; record methods take their ids from args[0]."""
+    method = getattr(type(model), name)
+    api = getattr(method, "_api", None)
+    kwargs = dict(kwargs)
+    context = kwargs.pop("context", None)
+    with frames("call_kw"):
+        if api in ("model", "model_create"):
+            recs = model.with_context(context or {})
+            result = method(recs, *args, **kwargs)
+            if api == "model_create":
+                return result.id if isinstance(args[0], Mapping) else result.ids
+        else:
+            with frames("call_kw_multi"):
+                ids, args = args[0], args[1:]
+            recs = model.with_context(context or {})._browse(ids)
+            result = method(recs, *args, **kwargs)
+    return downgrade(method, result)
+
+
+def downgrade(method: Any, result: Any) -> Any:
+    kind = getattr(method, "_returns", None)
+    if isinstance(result, BaseModel):
+        if kind == "ids":
+            return result.ids
+        if kind == "id":
+            return result.id
+    return result
+
+
+def dispatch_rpc(service_name, method, params):
+    dispatchers = {"common": common_dispatch, "db": db_dispatch, "object": object_dispatch}
+    with frames("dispatch_rpc_lookup"):
+        dispatch = dispatchers[service_name]
+    with frames("dispatch_rpc"):
+        return dispatch(method, params)
+
+
+class RPC:
+    """The /jsonrpc controller; its signature decides the TypeError for missing params."""
+
+    def jsonrpc(self, service, method, args):
+        with frames("rpc_jsonrpc"):
+            return dispatch_rpc(service, method, args)
+
+
+def filter_kwargs(params: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """route_wrapper drops the params the endpoint does not accept (Odoo only logs them)."""
+    return {key: value for key, value in params.items() if key in names}
