@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import threading
@@ -84,7 +85,5 @@ def main(argv: list[str] | None = None) -> None:
     # stop() must not run on the serving thread itself (it waits for that thread to finish).
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=sim.stop).start())
     print(f"{args.service} simulator listening on http://{args.host}:{sim.port}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         sim.serve_forever()
-    except KeyboardInterrupt:
-        pass

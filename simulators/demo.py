@@ -162,7 +162,7 @@ def _wait_for(url: str, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - a local URL of our own
+            with urllib.request.urlopen(url, timeout=1):
                 return True
         except OSError:
             time.sleep(0.3)
