@@ -233,7 +233,9 @@ class Json2Transport(_Transport):
             raise OdooTransientError(f"Cannot reach Odoo at {self.config.url}: {type(exc).__name__}") from exc
         if response.status_code != 200:
             raise OdooProgrammingError(f"GET /web/version answered HTTP {response.status_code}")
-        return response.json()
+        data = response.json()
+        # Same keys as common.version over JSON-RPC, so callers need not know the protocol.
+        return {"server_version": data.get("version"), "server_version_info": data.get("version_info")}
 
     def uid(self) -> int:
         context = self.call("res.users", "context_get", [], {})
@@ -354,6 +356,8 @@ class OdooClient:
 
     def message_post(self, model: str, record_id: int, body: str) -> int:
         """Post an internal note in the record's chatter (no e-mail to followers)."""
-        return self.call(
+        result = self.call(
             model, "message_post", [record_id], body=body, message_type="comment", subtype_xmlid="mail.mt_note"
         )
+        # JSON-RPC downgrades the new message to its id; JSON-2 answers with the list of ids.
+        return result[0] if isinstance(result, list) else result

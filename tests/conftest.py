@@ -88,3 +88,38 @@ def aftership_client_factory(aftership):
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def odoo_server():
+    from simulators.odoo import OdooSimulator
+
+    sim = OdooSimulator().start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def odoo(odoo_server, settings):
+    """The Odoo 18 simulator holding the recorded server's records, and the portal pointing at it."""
+    from simulators.odoo import transcript_world
+
+    odoo_server.reset()
+    transcript_world(odoo_server)
+    odoo_server.faults.reset()
+    odoo_server.clear_log()
+    settings.ODOO_URL = odoo_server.url
+    settings.ODOO_DB = "odoo18"
+    settings.ODOO_USERNAME = "aftership-bot"
+    settings.ODOO_API_KEY = ODOO_KEY
+    settings.ODOO_PROTOCOL = "jsonrpc"
+    yield odoo_server
+    odoo_server.faults.reset()
+
+
+@pytest.fixture
+def odoo_client(odoo):
+    from sync.clients import odoo_client
+
+    with odoo_client() as client:
+        yield client

@@ -118,6 +118,8 @@ class DomainCompiler:
                 ValueError(f"Invalid field {model._name}.{names[0]} in leaf {leaf!r}"),
                 "where_calc", "expression_init", "combine_anies", "anyfy_leaves",
             )
+        if field.relation and field.relation not in model.env and (len(names) > 1 or operator == "any"):
+            raise ValueError(f"Invalid field {model._name}.{path} in leaf {leaf!r}: {field.relation} is not simulated")
         if len(names) > 1:
             if field.relation is None:
                 raise odoo_error(ValueError(f"Invalid field {model._name}.{path} in leaf {leaf!r}"))
@@ -190,7 +192,7 @@ class DomainCompiler:
 
     def _matcher(self, model: BaseModel, field, operator: str, value: Any) -> Callable[[Any], bool]:
         ftype = field.type
-        if ftype in ("many2one", "many2many", "one2many") and field.relation and _names_value(value):
+        if ftype in ("many2one", "many2many", "one2many") and field.relation in model.env and _names_value(value):
             comodel = model.env[field.relation]
             return _display_name_matcher(comodel, operator, value)
         if operator in ("like", "ilike", "=like", "=ilike"):

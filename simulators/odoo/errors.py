@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import traceback
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 ODOO = "/usr/lib/python3/dist-packages/odoo"
 SITE = "/usr/lib/python3/dist-packages"
@@ -161,8 +161,7 @@ Frame = tuple[str, int, str, str]
 
 
 def _f(path: str, line: int, func: str, src: str) -> Frame:
-    base = SITE if path.startswith("decorator") else ODOO
-    return (f"{base}/{path}", line, func, src)
+    return (f"{ODOO}/{path}", line, func, src)
 
 
 FRAMES: dict[str, Frame] = {
@@ -171,7 +170,10 @@ FRAMES: dict[str, Frame] = {
     "retrying": _f("service/model.py", 156, "retrying", "result = func()"),
     "serve_ir_http": _f("http.py", 2089, "_serve_ir_http", "response = self.dispatcher.dispatch(rule.endpoint, args)"),
     "json_dispatch": _f("http.py", 2337, "dispatch", "result = self.request.registry['ir.http']._dispatch(endpoint)"),
-    "json_params": _f("http.py", 2334, "dispatch", "self.request.params = dict(self.jsonrequest.get('params', {}), **args)"),
+    "json_params": _f(
+        "http.py", 2334, "dispatch",
+        "self.request.params = dict(self.jsonrequest.get('params', {}), **args)",
+    ),
     "http_dispatch": _f("http.py", 2240, "dispatch", "return self.request.registry['ir.http']._dispatch(endpoint)"),
     "ir_http_dispatch": _f("addons/base/models/ir_http.py", 333, "_dispatch", "result = endpoint(**request.params)"),
     "route_wrapper": _f("http.py", 754, "route_wrapper", "result = endpoint(self, *args, **params_ok)"),
@@ -179,9 +181,15 @@ FRAMES: dict[str, Frame] = {
     "rpc_jsonrpc": _f("addons/base/controllers/rpc.py", 178, "jsonrpc", "return dispatch_rpc(service, method, args)"),
     "rpc_xmlrpc_2": _f("addons/base/controllers/rpc.py", 158, "xmlrpc_2", "response = self._xmlrpc(service)"),
     "rpc_xmlrpc_1": _f("addons/base/controllers/rpc.py", 148, "xmlrpc_1", "response = self._xmlrpc(service)"),
-    "rpc_xmlrpc": _f("addons/base/controllers/rpc.py", 137, "_xmlrpc", "result = dispatch_rpc(service, method, params)"),
+    "rpc_xmlrpc": _f(
+        "addons/base/controllers/rpc.py", 137, "_xmlrpc",
+        "result = dispatch_rpc(service, method, params)",
+    ),
     "rpc_xmlrpc_dumps": _f("addons/base/controllers/rpc.py", 138, "_xmlrpc", "return dumps((result,))"),
-    "rpc_dumps": _f("addons/base/controllers/rpc.py", 68, "dumps", "return f'<?xml version=\"1.0\"?>\\n<methodResponse>\\n{marshaller.dumps(value)}\\n</methodResponse>\\n'"),
+    "rpc_dumps": _f(
+        "addons/base/controllers/rpc.py", 68, "dumps",
+        'return f\'<?xml version="1.0"?>\\n<methodResponse>\\n{marshaller.dumps(value)}\\n</methodResponse>\\n\'',
+    ),
     "rpc_xmlrpc_loads": _f("addons/base/controllers/rpc.py", 136, "_xmlrpc", "params, method = loads(data)"),
     "json2_rpc": _f("addons/rpc/controllers/json2.py", 131, "web_json_2_rpc", "result = func(records, **kwargs)"),
     "dispatch_rpc_lookup": _f("http.py", 411, "dispatch_rpc", "dispatch = rpc_dispatchers[service_name]"),
@@ -189,7 +197,10 @@ FRAMES: dict[str, Frame] = {
     # common service
     "common_dispatch": _f("service/common.py", 58, "dispatch", "return g[exp_method_name](*params)"),
     "common_not_found": _f("service/common.py", 60, "dispatch", 'raise Exception("Method not found: %s" % method)'),
-    "common_authenticate_registry": _f("service/common.py", 26, "exp_authenticate", "res_users = Registry(db)['res.users']"),
+    "common_authenticate_registry": _f(
+        "service/common.py", 26, "exp_authenticate",
+        "res_users = Registry(db)['res.users']",
+    ),
     "registry_new": _f("modules/registry.py", 108, "__new__", "return cls.new(db_name)"),
     "registry_init": _f("modules/registry.py", 116, "new", "registry.init(db_name)"),
     "registry_cursor": _f("modules/registry.py", 162, "init", "with closing(self.cursor()) as cr:"),
@@ -197,64 +208,149 @@ FRAMES: dict[str, Frame] = {
     # object service
     "model_check": _f("service/model.py", 49, "dispatch", "security.check(db, uid, passwd)"),
     "security_check": _f("service/security.py", 11, "check", "return res_users.check(db, uid, passwd)"),
-    "decorator": ("%s/decorator.py" % SITE, 232, "fun", "return caller(func, *(extras + args), **kw)"),
+    "decorator": (f"{SITE}/decorator.py", 232, "fun", "return caller(func, *(extras + args), **kw)"),
     "cache_lookup": _f("tools/cache.py", 110, "lookup", "value = d[key] = self.method(*args, **kwargs)"),
-    "users_check": _f("addons/base/models/res_users.py", 995, "check", "self._check_credentials(credential, {'interactive': False})"),
-    "users_check_credentials": _f("addons/base/models/res_users.py", 2320, "_check_credentials", "raise AccessDenied()"),
+    "users_check": _f(
+        "addons/base/models/res_users.py", 995, "check",
+        "self._check_credentials(credential, {'interactive': False})",
+    ),
+    "users_check_credentials": _f(
+        "addons/base/models/res_users.py", 2320, "_check_credentials",
+        "raise AccessDenied()",
+    ),
     "model_execute_kw": _f("service/model.py", 58, "dispatch", "res = execute_kw(db, uid, *params[3:])"),
     "model_execute": _f("service/model.py", 56, "dispatch", "res = execute(db, uid, *params[3:])"),
-    "model_not_available": _f("service/model.py", 60, "dispatch", 'raise NameError("Method not available %s" % method)'),
+    "model_not_available": _f(
+        "service/model.py", 60, "dispatch",
+        'raise NameError("Method not available %s" % method)',
+    ),
     "execute_kw": _f("service/model.py", 81, "execute_kw", "return execute(db, uid, obj, method, *args, **kw or {})"),
     "execute": _f("service/model.py", 87, "execute", "res = execute_cr(cr, uid, obj, method, *args, **kw)"),
-    "execute_cr_no_model": _f("service/model.py", 70, "execute_cr", "raise UserError(env._(\"Object %s doesn't exist\", obj))"),
-    "execute_cr_method": _f("service/model.py", 71, "execute_cr", "get_public_method(recs, method)  # Don't use the result, call_kw will redo the getattr"),
-    "get_public_method_missing": _f("service/model.py", 38, "get_public_method", "raise AttributeError(f\"The method '{model._name}.{name}' does not exist\")  # noqa: TRY004"),
-    "get_public_method_private": _f("service/model.py", 44, "get_public_method", "raise AccessError(f\"Private methods (such as '{model._name}.{name}') cannot be called remotely.\")"),
-    "execute_cr_call": _f("service/model.py", 72, "execute_cr", "result = retrying(partial(odoo.api.call_kw, recs, method, args, kw), env)"),
+    "execute_cr_no_model": _f(
+        "service/model.py", 70, "execute_cr",
+        'raise UserError(env._("Object %s doesn\'t exist", obj))',
+    ),
+    "execute_cr_method": _f(
+        "service/model.py", 71, "execute_cr",
+        "get_public_method(recs, method)  # Don't use the result, call_kw will redo the getattr",
+    ),
+    "get_public_method_missing": _f(
+        "service/model.py", 38, "get_public_method",
+        'raise AttributeError(f"The method \'{model._name}.{name}\' does not exist")  # noqa: TRY004',
+    ),
+    "get_public_method_private": _f(
+        "service/model.py", 44, "get_public_method",
+        'raise AccessError(f"Private methods (such as \'{model._name}.{name}\') cannot be called remotely.")',
+    ),
+    "execute_cr_call": _f(
+        "service/model.py", 72, "execute_cr",
+        "result = retrying(partial(odoo.api.call_kw, recs, method, args, kw), env)",
+    ),
     "retrying_validation": _f("service/model.py", 175, "retrying", "raise _as_validation_error(env, exc) from exc"),
     "retrying_serialization": _f("service/model.py", 168, "retrying", "raise"),
     "call_kw": _f("api.py", 533, "call_kw", "result = getattr(recs, name)(*args, **kwargs)"),
     "call_kw_multi": _f("api.py", 517, "_call_kw_multi", "ids, args = args[0], args[1:]"),
     # ORM
-    "search_read": _f("models.py", 6121, "search_read", "records = self.search_fetch(domain or [], fields, offset=offset, limit=limit, order=order)"),
-    "search_fetch_search": _f("models.py", 1773, "search_fetch", "query = self._search(domain, offset=offset, limit=limit, order=order or self._order)"),
-    "search_fetch_fields": _f("models.py", 1779, "search_fetch", "fields_to_fetch = self._determine_fields_to_fetch(field_names)"),
-    "determine_fields": _f("models.py", 4171, "_determine_fields_to_fetch", "raise ValueError(f\"Invalid field {field_name!r} on model {self._name!r}\")"),
-    "search": _f("models.py", 1717, "search", "return self.search_fetch(domain, [], offset=offset, limit=limit, order=order)"),
+    "search_read": _f(
+        "models.py", 6121, "search_read",
+        "records = self.search_fetch(domain or [], fields, offset=offset, limit=limit, order=order)",
+    ),
+    "search_fetch_search": _f(
+        "models.py", 1773, "search_fetch",
+        "query = self._search(domain, offset=offset, limit=limit, order=order or self._order)",
+    ),
+    "search_fetch_fields": _f(
+        "models.py", 1779, "search_fetch",
+        "fields_to_fetch = self._determine_fields_to_fetch(field_names)",
+    ),
+    "determine_fields": _f(
+        "models.py", 4171, "_determine_fields_to_fetch",
+        'raise ValueError(f"Invalid field {field_name!r} on model {self._name!r}")',
+    ),
+    "search": _f(
+        "models.py", 1717, "search",
+        "return self.search_fetch(domain, [], offset=offset, limit=limit, order=order)",
+    ),
     "search_count": _f("models.py", 1683, "search_count", "query = self._search(domain, limit=limit)"),
     "_search_access": _f("models.py", 5790, "_search", "self.browse().check_access('read')"),
     "_search_domain": _f("models.py", 5800, "_search", "query = self._where_calc(domain)"),
     "_search_order": _f("models.py", 5823, "_search", "query.order = self._order_to_sql(order, query)"),
     "where_calc": _f("models.py", 5554, "_where_calc", "return expression.expression(domain, self).query"),
-    "expression_init": _f("osv/expression.py", 781, "__init__", "self.expression = domain_combine_anies(domain, model)"),
+    "expression_init": _f(
+        "osv/expression.py", 781, "__init__",
+        "self.expression = domain_combine_anies(domain, model)",
+    ),
     "combine_anies": _f("osv/expression.py", 599, "domain_combine_anies", "domain_any = _anyfy_leaves(domain, model)"),
-    "anyfy_leaves": _f("osv/expression.py", 374, "_anyfy_leaves", "raise ValueError(f\"Invalid field {model._name}.{path[0]} in leaf {item}\")"),
-    "order_to_sql": _f("models.py", 5609, "_order_to_sql", "term = self._order_field_to_sql(alias, field_name, sql_direction, sql_nulls, query)"),
-    "order_field_to_sql": _f("models.py", 5628, "_order_field_to_sql", "raise ValueError(f\"Invalid field {fname!r} on model {self._name!r}\")"),
+    "anyfy_leaves": _f(
+        "osv/expression.py", 374, "_anyfy_leaves",
+        'raise ValueError(f"Invalid field {model._name}.{path[0]} in leaf {item}")',
+    ),
+    "order_to_sql": _f(
+        "models.py", 5609, "_order_to_sql",
+        "term = self._order_field_to_sql(alias, field_name, sql_direction, sql_nulls, query)",
+    ),
+    "order_field_to_sql": _f(
+        "models.py", 5628, "_order_field_to_sql",
+        'raise ValueError(f"Invalid field {fname!r} on model {self._name!r}")',
+    ),
     "check_access": _f("models.py", 4422, "check_access", "raise result[1]()"),
     "read": _f("models.py", 3759, "read", "fields = self.check_field_access_rights('read', fields)"),
     "read_access": _f("models.py", 3760, "read", "self.check_access('read')"),
     "write_access": _f("models.py", 4701, "write", "self.check_access('write')"),
-    "write_field": _f("models.py", 4725, "write", "raise ValueError(\"Invalid field %r on model %r\" % (fname, self._name))"),
+    "write_field": _f(
+        "models.py", 4725, "write",
+        'raise ValueError("Invalid field %r on model %r" % (fname, self._name))',
+    ),
     "create": _f("models.py", 4982, "create", "records = self._create(data_list)"),
-    "create_field": _f("models.py", 4925, "create", "raise ValueError(\"Invalid field %r on model %r\" % (fname, self._name))"),
+    "create_field": _f(
+        "models.py", 4925, "create",
+        'raise ValueError("Invalid field %r on model %r" % (fname, self._name))',
+    ),
     "create_access": _f("models.py", 4906, "create", "self.check_access('create')"),
     "unlink_access": _f("models.py", 3900, "unlink", "self.check_access('unlink')"),
-    "picking_write": _f("addons/stock/models/stock_picking.py", 1130, "write", "res = super(Picking, self).write(vals)"),
+    "picking_write": _f(
+        "addons/stock/models/stock_picking.py", 1130, "write",
+        "res = super(Picking, self).write(vals)",
+    ),
     "mail_thread_write": _f("addons/mail/models/mail_thread.py", 338, "write", "self._track_prepare(self._fields)"),
-    "track_prepare": _f("addons/mail/models/mail_thread.py", 505, "_track_prepare", "values.setdefault(fname, record[fname])"),
+    "track_prepare": _f(
+        "addons/mail/models/mail_thread.py", 505, "_track_prepare",
+        "values.setdefault(fname, record[fname])",
+    ),
     "getitem": _f("models.py", 7061, "__getitem__", "return self._fields[key].__get__(self)"),
-    "field_get_missing": _f("fields.py", 1272, "__get__", "raise MissingError(\"\\n\".join(["),
-    "mail_thread_write_super": _f("addons/mail/models/mail_thread.py", 345, "write", "result = super(MailThread, self).write(values)"),
-    "activity_mixin_write": _f("addons/mail/models/mail_activity_mixin.py", 242, "write", "return super(MailActivityMixin, self).write(vals)"),
-    "sms_message_post": _f("addons/sms/models/mail_thread.py", 52, "message_post", "return super().message_post(*args, body=body, message_type=message_type, **kwargs)"),
-    "message_post": _f("addons/mail/models/mail_thread.py", 2160, "message_post", "self.ensure_one()  # should always be posted on a record, use message_notify if no record"),
-    "ensure_one": _f("models.py", 5952, "ensure_one", "raise ValueError(\"Expected singleton: %s\" % self)"),
-    "button_validate_sms": _f("addons/stock_sms/models/stock_picking.py", 27, "button_validate", "return super().button_validate()"),
+    "field_get_missing": _f("fields.py", 1272, "__get__", 'raise MissingError("\\n".join(['),
+    "mail_thread_write_super": _f(
+        "addons/mail/models/mail_thread.py", 345, "write",
+        "result = super(MailThread, self).write(values)",
+    ),
+    "activity_mixin_write": _f(
+        "addons/mail/models/mail_activity_mixin.py", 242, "write",
+        "return super(MailActivityMixin, self).write(vals)",
+    ),
+    "sms_message_post": _f(
+        "addons/sms/models/mail_thread.py", 52, "message_post",
+        "return super().message_post(*args, body=body, message_type=message_type, **kwargs)",
+    ),
+    "message_post": _f(
+        "addons/mail/models/mail_thread.py", 2160, "message_post",
+        "self.ensure_one()  # should always be posted on a record, use message_notify if no record",
+    ),
+    "ensure_one": _f("models.py", 5952, "ensure_one", 'raise ValueError("Expected singleton: %s" % self)'),
+    "button_validate_sms": _f(
+        "addons/stock_sms/models/stock_picking.py", 27, "button_validate",
+        "return super().button_validate()",
+    ),
     "button_validate": _f("addons/stock/models/stock_picking.py", 1361, "button_validate", "self._sanity_check()"),
     "env_ref": _f("api.py", 738, "ref", "res_model, res_id = self['ir.model.data']._xmlid_to_res_model_res_id("),
-    "activity_schedule": _f("addons/mail/models/mail_activity_mixin.py", 366, "activity_schedule", "activity_type = self.env.ref(act_type_xmlid, raise_if_not_found=False)"),
-    "ir_model_fields_create": _f("addons/base/models/ir_model.py", 1247, "create", "models = set(IrModel.browse(vals['model_id']).mapped('model') for vals in vals_list if 'model_id' in vals)"),
+    "activity_schedule": _f(
+        "addons/mail/models/mail_activity_mixin.py", 366, "activity_schedule",
+        "activity_type = self.env.ref(act_type_xmlid, raise_if_not_found=False)",
+    ),
+    "ir_model_fields_create": _f(
+        "addons/base/models/ir_model.py", 1247, "create",
+        "models = set(IrModel.browse(vals['model_id']).mapped('model') for vals in vals_list if 'model_id' in"
+        " vals)",
+    ),
 }
 
 
@@ -262,10 +358,8 @@ def add_frames(exc: BaseException, *names: str) -> BaseException:
     """Prepend frames (outermost first) to the traceback Odoo would show for `exc`."""
     frames = [FRAMES[name] for name in names]
     existing = getattr(exc, "odoo_frames", None) or []
-    try:
+    with suppress(AttributeError):  # exceptions with __slots__ keep their plain traceback
         exc.odoo_frames = frames + existing  # type: ignore[attr-defined]
-    except AttributeError:
-        pass
     return exc
 
 
@@ -284,16 +378,18 @@ def frames(*names: str) -> Iterator[None]:
         raise
 
 
-_ASSIGNMENT = re.compile(r"^[\w.\[\]'\", ]+? = ")
+_TARGETS = re.compile(r"^[\w.\[\]'\", ]+$")
 
 
 def _carets(src: str) -> str:
     # Python 3.11 underlines the failing expression unless it spans the whole line.
     if src.startswith("return "):
         return " " * 7 + "^" * (len(src) - 7)
-    match = _ASSIGNMENT.match(src)
-    if match:
-        start = match.end()
+    call = src.find("(")
+    head = src if call < 0 else src[:call]
+    cut = head.rfind(" = ")
+    if cut > 0 and _TARGETS.match(head[:cut].replace(" = ", ", ")):
+        start = cut + 3
         return " " * start + "^" * (len(src) - start)
     return ""
 

@@ -239,7 +239,7 @@ class ResPartner(MailThreadSms):
 
     _specs = (
         F("name", "char", "Name"),
-        F("complete_name", "char", "Complete Name", store=False, searchable=True, compute=_complete_name),
+        F("complete_name", "char", "Complete Name", compute=_complete_name),
         F("parent_id", "many2one", "Related Company", "res.partner"),
         F("child_ids", "one2many", "Contact", "res.partner", relation_field="parent_id"),
         F("ref", "char", "Reference"),
@@ -264,8 +264,8 @@ class ResPartner(MailThreadSms):
         F("is_company", "boolean", "Is a Company", default=False),
         F("company_name", "char", "Company Name"),
         F("company_id", "many2one", "Company", "res.company"),
-        F("commercial_partner_id", "many2one", "Commercial Entity", "res.partner", store=False,
-          searchable=True, compute=_commercial_partner, readonly=True),
+        F("commercial_partner_id", "many2one", "Commercial Entity", "res.partner", compute=_commercial_partner,
+          readonly=True),
         F("is_blacklisted", "boolean", "Blacklist", store=False, searchable=True, readonly=True,
           compute=_is_blacklisted,
           help="If the email address is on the blacklist, the contact won't receive mass mailing anymore, "

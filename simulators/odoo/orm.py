@@ -120,8 +120,8 @@ class Field:
     def __post_init__(self) -> None:
         if self.searchable is None:
             self.searchable = self.store or bool(self.related)
-        if self.compute is not None or self.related:
-            self.readonly = self.readonly or self.related is not None and not self.store
+        if self.related is not None and not self.store:
+            self.readonly = True
 
     @property
     def sortable(self) -> bool:
@@ -160,7 +160,7 @@ class Field:
         return desc
 
 
-def F(name: str, ftype: str, string: str, relation: str | None = None, **kwargs: Any) -> Field:  # noqa: N802
+def F(name: str, ftype: str, string: str, relation: str | None = None, **kwargs: Any) -> Field:
     return Field(name=name, type=ftype, string=string, relation=relation, **kwargs)
 
 
@@ -264,9 +264,12 @@ class Environment:
         return model in self.registry.models
 
     def get(self, model: str) -> BaseModel | None:
-        return self[model] if model in self else None
+        cls = self.registry.models.get(model)
+        return cls(self, ()) if cls is not None else None
 
-    def __call__(self, *, uid: int | None = None, context: Mapping | None = None, su: bool | None = None) -> Environment:
+    def __call__(
+        self, *, uid: int | None = None, context: Mapping | None = None, su: bool | None = None
+    ) -> Environment:
         return Environment(
             self.sim,
             self.txn,
@@ -424,10 +427,14 @@ class BaseModel:
             value = model._get(value, part)
             part_field = model._fields[part]
             if part_field.relation:
+                if part_field.relation not in self.env:
+                    return empty_value(fld)
                 model = self.env[part_field.relation]
         return value
 
     def _one2many_ids(self, rid: int, fld: Field) -> tuple[int, ...]:
+        if fld.relation not in self.env:
+            return ()  # a model of a module the simulator does not carry (stock.move, mail.followers...)
         comodel = self.env[fld.relation]  # type: ignore[index]
         inverse = fld.relation_field
         if not inverse or inverse not in comodel._fields:
@@ -488,7 +495,9 @@ class BaseModel:
             if not value:
                 return False
             if load == "_classic_read":
-                return [value, self.env[fld.relation]._display_name(value)]  # type: ignore[index]
+                comodel = self.env.get(fld.relation)  # type: ignore[arg-type]
+                name = comodel._display_name(value) if comodel is not None else f"{fld.relation},{value}"
+                return [value, name]
             return value
         if ftype in X2MANY:
             return list(value or ())
@@ -828,7 +837,8 @@ class BaseModel:
                     ValidationError(
                         "The operation cannot be completed:\n"
                         "- Create/update: a mandatory field is not set.\n"
-                        "- Delete: another model requires the record being deleted. If possible, archive it instead.\n\n"
+                        "- Delete: another model requires the record being deleted. "
+                        "If possible, archive it instead.\n\n"
                         f"Model: {self._description} ({self._name})\nField: {fld.string} ({name})\n"
                     ),
                     "retrying_validation",
@@ -888,22 +898,29 @@ def access_error_message(model: BaseModel, operation: str, groups: tuple[str, ..
     return message + "\n\nContact your administrator to request access if necessary."
 
 
+def method_attr(cls: type, name: str, attr: str) -> Any:
+    """A decorator attribute (_api, _returns) of a method, inherited by overrides as Odoo's api does."""
+    for klass in cls.__mro__:
+        method = klass.__dict__.get(name)
+        if method is not None and hasattr(method, attr):
+            return getattr(method, attr)
+    return None
+
+
+# Recordset helpers Odoo marks @api.private: they exist on every model but RPC may not call them.
+_API_PRIVATE = frozenset({"sudo", "with_context", "ensure_one"})
+
+
 def public_method(model: BaseModel, name: str) -> Callable:
     """service.model.get_public_method: private names are refused, unknown names do not exist."""
-    from .errors import AccessError as _AccessError
-
-    if not isinstance(name, str) or name.startswith("_") or name in _NOT_RPC:
-        raise odoo_error(
-            _AccessError(f"Private methods (such as '{model._name}.{name}') cannot be called remotely."),
-            "get_public_method_private",
-        )
+    private = AccessError(f"Private methods (such as '{model._name}.{name}') cannot be called remotely.")
+    if name.startswith("_"):
+        raise odoo_error(private, "get_public_method_private")
     method = getattr(type(model), name, None)
     if not callable(method) or isinstance(method, type):
         raise odoo_error(
             AttributeError(f"The method '{model._name}.{name}' does not exist"), "get_public_method_missing"
         )
+    if name in _API_PRIVATE:
+        raise odoo_error(private, "get_public_method_private")
     return method
-
-
-# Python-side helpers that are not part of Odoo's RPC surface.
-_NOT_RPC = frozenset({"sudo", "with_context", "ensure_one", "ids", "id", "env"})

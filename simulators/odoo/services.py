@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from .errors import OperationalError, SerializationFailure, UserError, frames, odoo_error
-from .orm import BaseModel, public_method
+from .orm import BaseModel, method_attr, public_method
 
 if TYPE_CHECKING:
     from .server import OdooSimulator
@@ -73,7 +73,7 @@ _COMMON = {f.__name__: f for f in (exp_login, exp_authenticate, exp_version, exp
 def common_dispatch(method, params):
     name = "exp_" + method
     if name not in _COMMON:
-        raise odoo_error(Exception("Method not found: %s" % method), "common_not_found")
+        raise odoo_error(Exception(f"Method not found: {method}"), "common_not_found")
     _sim()._log_rpc("common", None, method)
     with frames("common_dispatch"):
         return _COMMON[name](*params)
@@ -110,7 +110,7 @@ def object_dispatch(method, params):
     if method == "execute_kw":
         with frames("model_execute_kw"):
             return execute_kw(db, uid, *params[3:])
-    raise odoo_error(NameError("Method not available %s" % method), "model_not_available")
+    raise odoo_error(NameError(f"Method not available {method}"), "model_not_available")
 
 
 def security_check(db, uid, passwd):
@@ -149,7 +149,7 @@ def execute_cr(uid: int, obj: Any, method: Any, args: list, kw: dict, *, protoco
 def call_kw(model: BaseModel, name: str, args: list, kwargs: Mapping[str, Any]) -> Any:
     """odoo.api.call_kw: model methods get all args; record methods take their ids from args[0]."""
     method = getattr(type(model), name)
-    api = getattr(method, "_api", None)
+    api = method_attr(type(model), name, "_api")
     kwargs = dict(kwargs)
     context = kwargs.pop("context", None)
     with frames("call_kw"):
@@ -163,11 +163,10 @@ def call_kw(model: BaseModel, name: str, args: list, kwargs: Mapping[str, Any]) 
                 ids, args = args[0], args[1:]
             recs = model.with_context(context or {})._browse(ids)
             result = method(recs, *args, **kwargs)
-    return downgrade(method, result)
+    return downgrade(method_attr(type(model), name, "_returns"), result)
 
 
-def downgrade(method: Any, result: Any) -> Any:
-    kind = getattr(method, "_returns", None)
+def downgrade(kind: str | None, result: Any) -> Any:
     if isinstance(result, BaseModel):
         if kind == "ids":
             return result.ids

@@ -1,0 +1,241 @@
+"""Finding validated deliveries in the Odoo simulator: bulk reads, keyset paging, cursor, resyncs, push."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from sync.jobs import jobs_claim, jobs_drain
+from sync.models import CarrierMapping, JobKind, JobState, Shipment, SyncCursor, SyncJob
+from sync.pull import DELIVERY_DOMAIN, picking_sync_run, pickings_pull, pull_incremental, pull_selection, push_receive
+
+pytestmark = pytest.mark.django_db
+
+# The recorded Odoo holds 8 validated outgoing deliveries; WH/OUT/00017 has two parcels.
+TRANSCRIPT_PARCELS = {
+    ("WH/OUT/00015", "4815162342"),
+    ("WH/OUT/00016", "794612345678"),
+    ("WH/OUT/00017", "1Z999AA10123456784"),
+    ("WH/OUT/00017", "1Z999AA10123456785"),
+    ("WH/OUT/00018", "6A18923456789"),
+    ("WH/OUT/00019", "5566778899"),
+    ("WH/OUT/00020", "771234567890"),
+    ("WH/OUT/00021", "1Z12345E0205271688"),
+    ("WH/OUT/00024", "8765432109"),
+}
+
+
+def parcels():
+    return set(Shipment.objects.values_list("picking_name", "tracking_number"))
+
+
+def object_calls(sim):
+    return [(c.model, c.method) for c in sim.rpc_calls]
+
+
+def test_it_takes_in_every_parcel_of_the_validated_deliveries(odoo, odoo_client):
+    stats = pull_selection(odoo_client)
+
+    assert parcels() == TRANSCRIPT_PARCELS
+    assert stats.pickings == 8 and stats.shipments_new == 9 and stats.jobs_queued == 9
+    assert SyncJob.objects.filter(kind=JobKind.CREATE_TRACKING, state=JobState.PENDING).count() == 9
+    # Carriers seen for the first time are listed for the logistics manager to map.
+    assert set(CarrierMapping.objects.values_list("odoo_carrier_name", "slug")) == {
+        ("DHL Express", ""),
+        ("FedEx", ""),
+        ("UPS", ""),
+        ("Colissimo", ""),
+    }
+
+
+def test_it_reads_related_records_once_per_page_not_once_per_delivery(odoo, odoo_client, settings):
+    settings.SYNC_PAGE_SIZE = 3
+    stats = pull_selection(odoo_client)
+
+    calls = object_calls(odoo)
+    assert stats.pages == 3
+    assert calls.count(("stock.picking", "search_read")) == 3
+    for model in ("res.partner", "sale.order", "res.country", "res.country.state"):
+        assert calls.count((model, "read")) == 3, model
+    assert len(calls) == 3 * 5 + 1  # + one fields_get to learn whether is_blacklisted exists
+    assert stats.odoo_calls == len(calls)
+
+
+def test_the_tracking_body_is_built_from_the_odoo_records(odoo, odoo_client):
+    pull_selection(odoo_client)
+
+    def body(number):
+        return SyncJob.objects.get(shipment__tracking_number=number).payload["body"]
+
+    assert body("4815162342") == {
+        "tracking_number": "4815162342",
+        "title": "S00025",
+        "order_id": "25",
+        "order_number": "S00025",
+        "order_date": body("4815162342")["order_date"],
+        "tracking_ship_date": "20261125",
+        "shipment_direction": "forward",
+        "destination_raw_location": "Friedrichstraße 123, Hinterhaus, 3. OG",
+        "destination_city": "Berlin",
+        "destination_state": "BE",
+        "destination_postal_code": "10117",
+        "destination_country_region": "DEU",
+        "customers": [{"role": "buyer", "name": "Müller Logistik GmbH"}],
+    }
+    without_order = body("8765432109")
+    assert without_order["title"] == "WH/OUT/00024" and "order_id" not in without_order
+    osaka = body("5566778899")
+    assert osaka["destination_country_region"] == "JPN" and osaka["destination_city"] == "大阪"
+
+
+def test_paging_loses_nothing_when_many_deliveries_share_one_second(odoo, odoo_client, settings):
+    """A batch validation stamps every delivery with one write_date (the transaction start)."""
+    settings.SYNC_PAGE_SIZE = 10
+    stamp = datetime(2026, 11, 25, 2, 0, 0, 123456)
+    odoo.clock = lambda: stamp
+    with odoo.transaction() as env:
+        for i in range(25):
+            env["stock.picking"].create(
+                {
+                    "name": f"WH/OUT/9{i:04d}",
+                    "picking_type_id": 2,
+                    "partner_id": 45,
+                    "carrier_id": 4,
+                    "carrier_tracking_ref": f"48151{i:05d}",
+                    "state": "done",
+                    "date_done": stamp,
+                }
+            )
+
+    stats = pickings_pull(odoo_client, [*DELIVERY_DOMAIN, ("write_date", ">=", "2026-11-25 02:00:00")])
+
+    assert stats.pickings == 25
+    assert Shipment.objects.filter(picking_name__startswith="WH/OUT/9").count() == 25
+    assert stats.pages == 3
+
+
+def test_the_incremental_pull_moves_its_cursor_and_rereads_an_overlap(odoo, odoo_client, settings):
+    settings.SYNC_PULL_OVERLAP_MINUTES = 10
+    SyncCursor.objects.create(name="odoo_deliveries", write_date=timezone.make_aware(datetime(2026, 11, 25, 1, 0)))
+
+    first = pull_incremental(odoo_client)
+    cursor = SyncCursor.objects.get()
+    assert first.pickings == 8
+    assert cursor.write_date == timezone.make_aware(datetime(2026, 11, 25, 1, 36, 39))
+    assert cursor.last_run_summary["pickings"] == 8
+
+    # A long Odoo transaction commits late with an older write_date, inside the overlap window.
+    odoo.clock = lambda: datetime(2026, 11, 25, 1, 30, 0)
+    odoo.validate_picking(30)
+    second = pull_incremental(odoo_client)
+
+    assert ("WH/OUT/00025", "770000000001") in parcels()
+    assert second.jobs_queued == 1  # only the new one: the re-read deliveries are already known
+    assert SyncJob.objects.filter(kind=JobKind.CREATE_TRACKING).count() == 10
+
+
+def test_the_portals_own_writes_coming_back_queue_nothing(odoo, odoo_client):
+    SyncCursor.objects.create(name="odoo_deliveries", write_date=timezone.make_aware(datetime(2026, 11, 25, 1, 0)))
+    pull_incremental(odoo_client)
+    odoo_client.write("stock.picking", [20, 21], {"x_aftership_status": "InTransit"})  # bumps write_date
+
+    again = pull_incremental(odoo_client)
+
+    assert again.jobs_queued == 0
+    assert SyncJob.objects.count() == 9
+
+
+def test_a_resync_can_target_sale_orders_or_deliveries(odoo, odoo_client):
+    stats = pull_selection(odoo_client, orders=["S00026", "S00028"])
+    assert parcels() == {("WH/OUT/00016", "794612345678"), ("WH/OUT/00018", "6A18923456789")}
+    assert stats.pickings == 2
+
+    pull_selection(odoo_client, pickings=["WH/OUT/00024", "22"])
+    assert ("WH/OUT/00024", "8765432109") in parcels()
+    assert ("WH/OUT/00017", "1Z999AA10123456785") in parcels()
+    assert len(parcels()) == 5
+
+
+def test_a_resync_by_date_range_uses_the_validation_date(odoo, odoo_client):
+    since = timezone.make_aware(datetime(2026, 11, 25, 1, 36, 33))
+    until = timezone.make_aware(datetime(2026, 11, 25, 1, 36, 36))
+    pull_selection(odoo_client, since=since, until=until)
+    assert {name for name, _ in parcels()} == {"WH/OUT/00019", "WH/OUT/00020", "WH/OUT/00021"}
+
+
+def test_an_unknown_sale_order_is_reported(odoo, odoo_client):
+    stats = pull_selection(odoo_client, orders=["S99999"])
+    assert stats.errors == ["No sale order named S99999 in Odoo."]
+    assert not Shipment.objects.exists()
+
+
+def test_a_removed_tracking_number_is_retired_not_tracked(odoo, odoo_client):
+    pull_selection(odoo_client, pickings=["WH/OUT/00017"])
+    odoo.write("stock.picking", [22], {"carrier_tracking_ref": "1Z999AA10123456784"})
+    pull_selection(odoo_client, pickings=["WH/OUT/00017"])
+
+    retired = Shipment.objects.get(tracking_number="1Z999AA10123456785")
+    assert retired.status == "ignored"
+    assert retired.review_reason == "This tracking number was removed from the Odoo delivery."
+    assert not retired.jobs.filter(state__in=["pending", "running"]).exists()
+
+
+# -- push ----------------------------------------------------------------------------------------------
+def test_a_pushed_delivery_not_yet_visible_as_done_is_read_again_later(odoo, odoo_client):
+    push_receive({"_model": "stock.picking", "_id": 30})  # Odoo posts before it commits
+    job = jobs_claim(kinds=[JobKind.PICKING_SYNC])[0]
+
+    picking_sync_run(odoo_client, [job])
+
+    job.refresh_from_db()
+    assert job.state == JobState.PENDING
+    assert job.last_outcome == "delivery is assigned in Odoo; looking again"
+    assert job.next_attempt_at > timezone.now()
+    assert not Shipment.objects.exists()
+
+    odoo.validate_picking(30)  # the warehouse transaction commits
+    SyncJob.objects.update(next_attempt_at=timezone.now())
+    job = jobs_claim(kinds=[JobKind.PICKING_SYNC])[0]
+    picking_sync_run(odoo_client, [job])
+
+    job.refresh_from_db()
+    assert job.state == JobState.DONE
+    assert parcels() == {("WH/OUT/00025", "770000000001")}
+    assert SyncJob.objects.filter(kind=JobKind.CREATE_TRACKING, state=JobState.PENDING).count() == 1
+
+
+def test_a_push_for_a_delivery_that_never_commits_is_left_to_the_pull(odoo, odoo_client, settings):
+    settings.SYNC_PUSH_RECHECK_SECONDS = [0.0, 0.0]
+    push_receive({"_model": "stock.picking", "_id": 31})
+    for _ in range(3):
+        SyncJob.objects.update(next_attempt_at=timezone.now())
+        picking_sync_run(odoo_client, jobs_claim(kinds=[JobKind.PICKING_SYNC]))
+
+    job = SyncJob.objects.get()
+    assert job.state == JobState.DONE
+    assert job.last_outcome == "delivery is assigned in Odoo after 3 reads; the scheduled pull will take it in"
+
+
+def test_pushed_deliveries_are_read_in_one_batch(odoo, odoo_client):
+    for picking_id in (20, 21, 22, 23, 24):
+        push_receive({"_model": "stock.picking", "_id": picking_id})
+
+    jobs_drain(odoo_factory=lambda: odoo_client, aftership_factory=lambda: None, budget_seconds=10)
+
+    assert object_calls(odoo).count(("stock.picking", "search_read")) == 1
+    assert len(parcels()) == 6
+    assert set(SyncJob.objects.filter(kind=JobKind.PICKING_SYNC).values_list("state", flat=True)) == {JobState.DONE}
+
+
+def test_odoo_down_during_a_push_read_retries_with_backoff(odoo, odoo_client):
+    push_receive({"_model": "stock.picking", "_id": 20})
+    odoo.faults.outage = True
+
+    jobs_drain(odoo_factory=lambda: odoo_client, aftership_factory=lambda: None, budget_seconds=10)
+
+    job = SyncJob.objects.get()
+    assert job.state == JobState.PENDING and job.attempts == 1
+    assert "Odoo answered HTTP 502" in job.last_error  # nginx in front of a stopped Odoo
+    assert job.next_attempt_at > timezone.now() + timedelta(seconds=10)
