@@ -118,6 +118,8 @@ class LoggedRequest:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; without TCP_NODELAY, Nagle and delayed ACKs add 40 ms a response.
+    disable_nagle_algorithm = True
     server_version = "Simulator/1.0"
     sys_version = ""
 
