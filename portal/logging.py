@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -34,8 +35,31 @@ class ContextFilter(logging.Filter):
         return True
 
 
+# URL secrets (?token=...) must not reach log files, whoever logs the URL (access logs, clients, simulators).
+_SECRET_IN_URL = re.compile(r"([?&](?:token|api_key|key)=)[^&\s\"']+")
+# Extras that web servers attach to access-log records and that say nothing useful in a log line.
+_NOISE = {"request", "server_time"}
+
+
+def redact(text: str) -> str:
+    return _SECRET_IN_URL.sub(r"\1***", text)
+
+
+class RedactFilter(logging.Filter):
+    """Masks URL secrets in the message and its arguments before any handler formats them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
 def _context(record: logging.LogRecord) -> dict:
-    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+    return {
+        k: v for k, v in vars(record).items() if k not in _STANDARD and k not in _NOISE and not k.startswith("_")
+    }
 
 
 class JsonFormatter(logging.Formatter):

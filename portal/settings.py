@@ -267,11 +267,14 @@ LOGGING = {
         "json": {"()": "portal.logging.JsonFormatter"},
         "text": {"()": "portal.logging.TextFormatter"},
     },
-    "filters": {"ids": {"()": "portal.logging.ContextFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["ids"]}},
+    "filters": {"ids": {"()": "portal.logging.ContextFilter"}, "redact": {"()": "portal.logging.RedactFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact", "ids"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"level": "INFO"},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "urllib3": {"level": "WARNING"},
     },
 }

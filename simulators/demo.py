@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import signal
@@ -90,7 +91,6 @@ def _prepare_portal(env: dict[str, str]) -> None:
 
     from sync.models import (
         ApiUsage,
-        CarrierMapping,
         ServiceState,
         Shipment,
         SyncCursor,
@@ -116,9 +116,19 @@ def _prepare_portal(env: dict[str, str]) -> None:
     manager.set_password(env["DEMO_ADMIN_PASSWORD"])
     manager.save()
     manager.groups.add(Group.objects.get(name=LOGISTICS_MANAGERS))
-    for mapping in CarrierMapping.objects.all():
-        mapping.slug = mapping.slug or DEMO_MAPPINGS.get(mapping.odoo_carrier_name, "")
-        mapping.save()
+
+
+def _map_carriers(odoo) -> None:
+    """Map the demo carriers as a logistics manager would; the local courier stays for you to map."""
+    from sync.models import CarrierMapping
+
+    for carrier in odoo.records("delivery.carrier"):
+        mapping, _ = CarrierMapping.objects.get_or_create(
+            odoo_carrier_id=carrier["id"], defaults={"odoo_carrier_name": carrier["name"]}
+        )
+        if not mapping.slug and carrier["name"] in DEMO_MAPPINGS:
+            mapping.slug = DEMO_MAPPINGS[carrier["name"]]
+            mapping.save()
 
 
 def _start_simulators(env: dict[str, str]):
@@ -195,7 +205,13 @@ def _port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # `kill` (and `timeout`) stop the demo as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     for port in (PORTAL_PORT, ODOO_PORT, AFTERSHIP_PORT):
         if not _port_free(port):
             sys.exit(
@@ -209,6 +225,9 @@ def main() -> None:
     print("Setting up the portal (first run: a minute) ..." if first_run else "Reusing .demo/ ...", flush=True)
     _prepare_portal(env_values)
     odoo, aftership = _start_simulators(env_values)
+    _map_carriers(odoo)
+    for noisy in ("simulators", "django-q"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     child_env = {**os.environ, "ENV_FILE": str(ENV_PATH), "PYTHONUNBUFFERED": "1"}
     children = {
