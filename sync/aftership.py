@@ -182,15 +182,18 @@ class AfterShipClient:
             response = self.session.request(method, self.base_url + path, timeout=(5.0, self.timeout), **kwargs)
         except requests.Timeout as exc:
             self._record(endpoint, 0, 0, started, "")
+            self.limiter.report(endpoint, ok=False)
             raise AfterShipTransientError(f"AfterShip did not answer within {self.timeout:g} s") from exc
         except requests.ConnectionError as exc:
             self._record(endpoint, 0, 0, started, "")
+            self.limiter.report(endpoint, ok=False)
             raise AfterShipTransientError(f"Cannot reach AfterShip: {type(exc).__name__}") from exc
 
         served_by = response.headers.get("as-api-version", "")
         meta, data = self._envelope(response)
         code = int(meta.get("code") or response.status_code)
         self._record(endpoint, response.status_code, code, started, served_by)
+        self.limiter.report(endpoint, ok=response.status_code < 500)
         if served_by and served_by != API_VERSION:
             logger.warning(
                 "AfterShip served another API version",

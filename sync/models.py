@@ -367,6 +367,7 @@ class RateLimitSlot(models.Model):
     next_free = models.FloatField(default=0.0)
     day = models.CharField(max_length=10, blank=True)
     day_count = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0, help_text="consecutive transient failures (circuit breaker)")
 
     def __str__(self) -> str:
         return self.key

@@ -48,6 +48,12 @@ class Backend(Protocol):
     def count_today(self, key: str, day: str, quota: int) -> bool:
         """Count one call against today's quota; False (and not counted) when the quota is used up."""
 
+    def failure(self, key: str) -> int:
+        """Count a transient failure in a row; returns the streak."""
+
+    def success(self, key: str) -> None:
+        """End a failure streak."""
+
 
 class DatabaseBackend:
     """Slots in the `RateLimitSlot` table, updated with single atomic statements (PostgreSQL and SQLite)."""
@@ -89,6 +95,16 @@ class DatabaseBackend:
         with connection.cursor() as cursor:
             cursor.execute(sql, [day, day, key, day, quota])
             return cursor.fetchone() is not None
+
+    def failure(self, key: str) -> int:
+        self._ensure(key)
+        sql = f"UPDATE {self.table} SET failures = failures + 1 WHERE key = %s RETURNING failures"  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [key])
+            return cursor.fetchone()[0]
+
+    def success(self, key: str) -> None:
+        RateLimitSlot.objects.filter(key=key, failures__gt=0).update(failures=0)
 
 
 _RESERVE_LUA = """
@@ -134,6 +150,15 @@ class RedisBackend:
     def count_today(self, key: str, day: str, quota: int) -> bool:
         return bool(self._quota(keys=[f"shiptrack:quota:{key}:{day}"], args=[quota]))
 
+    def failure(self, key: str) -> int:
+        name = f"shiptrack:failures:{key}"
+        streak = self.redis.incr(name)
+        self.redis.expire(name, 600)
+        return int(streak)
+
+    def success(self, key: str) -> None:
+        self.redis.delete(f"shiptrack:failures:{key}")
+
 
 class RateLimiter:
     """Spaces calls per bucket at `rate * headroom` per second and enforces the plan's daily quota."""
@@ -147,6 +172,8 @@ class RateLimiter:
         daily_quota: int = 0,
         max_wait: float = 30.0,
         tolerance: float = 0.01,
+        breaker_threshold: int = 3,
+        breaker_max_hold: float = 10.0,
         namespace: str = "aftership",
         clock=time.time,
         sleep=time.sleep,
@@ -157,6 +184,8 @@ class RateLimiter:
         self.daily_quota = daily_quota
         self.max_wait = max_wait
         self.tolerance = tolerance
+        self.breaker_threshold = breaker_threshold
+        self.breaker_max_hold = breaker_max_hold
         self.namespace = namespace
         self.clock = clock
         self.sleep = sleep
@@ -186,6 +215,19 @@ class RateLimiter:
             if self.clock() - slot <= self.tolerance:
                 break
         return waited
+
+    def report(self, bucket: str, *, ok: bool) -> float:
+        """How a call went. Returns the pause now imposed on the bucket (0 while the service works)."""
+        key = f"{self.namespace}:{bucket}"
+        if ok:
+            self.backend.success(key)
+            return 0.0
+        streak = self.backend.failure(key)
+        if streak < self.breaker_threshold:
+            return 0.0
+        hold = min(2.0 ** (streak - self.breaker_threshold), self.breaker_max_hold)
+        self.backend.push_back(key, self.clock() + hold)
+        return hold
 
     def hold_until(self, bucket: str, until: float) -> None:
         """AfterShip said 429: nobody calls this bucket again before `until` (Unix time)."""

@@ -114,3 +114,17 @@ def test_concurrent_callers_never_exceed_the_limit_in_any_second(backend):
     assert len(stamps) == 72
     assert busiest <= 20
     assert elapsed >= 72 / 20 * 0.9  # it did not cheat by running everything at once
+
+
+def test_consecutive_failures_open_the_circuit_for_a_growing_pause(backend):
+    rl, clock = limiter(backend, namespace="t8", breaker_threshold=3, breaker_max_hold=5)
+    assert [rl.report("create_tracking", ok=False) for _ in range(6)] == [0, 0, 1, 2, 4, 5]
+    rl.acquire("create_tracking")
+    assert clock.slept == [pytest.approx(5)]  # nobody calls AfterShip while it is down
+
+
+def test_a_success_closes_the_circuit(backend):
+    rl, clock = limiter(backend, namespace="t9", breaker_threshold=2)
+    rl.report("create_tracking", ok=False)
+    rl.report("create_tracking", ok=True)
+    assert rl.report("create_tracking", ok=False) == 0  # the streak started again
