@@ -58,6 +58,7 @@ def _aftership_process(conn, latency: float, error_rate: float) -> None:
         elif command == "reset":
             sim.reset()
             sim.clear_log()
+            sim.faults.reset()
             sim.faults.latency, sim.faults.error_rate = latency, error_rate
             conn.send(True)
         elif command == "report":
@@ -89,19 +90,32 @@ class AfterShipControl:
 
 
 # -- figures -----------------------------------------------------------------------------------------
-def _rate(stamps: list[float], start: float, end: float) -> float:
-    inside = [s for s in stamps if start <= s < end]
-    return len(inside) / (end - start) if end > start else 0.0
+def _outside_outage(stamps: list[float], outage: tuple[float, float], created: list[float]) -> float:
+    """Events per second from the first call to the end of the main wave, the outage taken out.
+
+    The main wave ends when 97% of the trackings exist; the last few percent are jobs waiting out their
+    backoff after a 5xx, and their time shows in "time to drain", not here.
+    """
+    if len(created) < 2:
+        return 0.0
+    start, end = min(stamps), created[int(len(created) * 0.97) - 1]
+    overlap = max(0.0, min(end, outage[1]) - max(start, outage[0]))
+    inside = [s for s in stamps if start <= s <= end and not outage[0] <= s < outage[1]]
+    return len(inside) / (end - start - overlap)
 
 
-def _steady_rate(created: list[float], outage_start: float, outage_end: float) -> tuple[float, float]:
-    """Creations per second before the outage, and after it while work was left (both outside the outage)."""
-    if not created:
-        return 0.0, 0.0
-    before = _rate(created, created[0], outage_start) if created[0] < outage_start else 0.0
-    after_stamps = [s for s in created if s >= outage_end]
-    after = _rate(after_stamps, outage_end, after_stamps[-1]) if len(after_stamps) > 1 else 0.0
-    return before, after
+def _figures(aftership: AfterShipControl, started: float, args) -> dict:
+    report = aftership.call("report")
+    calls = sorted(at for at, _status in report["posts"])
+    created = sorted(at for at, status in report["posts"] if status == 201)
+    outage = (started + args.outage_at, started + args.outage_at + args.outage)
+    return {
+        "created": len(created),
+        "calls_rate": _outside_outage(calls, outage, created),
+        "created_rate": _outside_outage(created, outage, created),
+        "busiest": _busiest_second(calls),
+        "429s": report["rate_limited"],
+    }
 
 
 def _busiest_second(stamps: list[float]) -> int:
@@ -163,17 +177,10 @@ def run_inline(args, aftership: AfterShipControl, numbers: list[tuple[str, str]]
     for thread in stations:
         thread.join()
     elapsed = time.time() - started
-    report = aftership.call("report")
-    created = sorted(at for at, status in report["posts"] if status == 201)
-    before, after = _steady_rate(created, started + args.outage_at, started + args.outage_at + args.outage)
     return {
-        "created": len(created),
-        "rate_before": before,
-        "rate_after": after,
-        "busiest": _busiest_second(created),
+        **_figures(aftership, started, args),
         "elapsed": elapsed,
-        "429s": report["rate_limited"],
-        "lost": len(numbers) - len(created),
+        "lost": len(numbers) - outcomes.get("created", 0),
         "lost_by": {k: v for k, v in outcomes.items() if k != "created"},
         "odoo_rpcs": "0 (runs inside Odoo)",
         "validation": _ms(durations),
@@ -280,17 +287,10 @@ def run_portal(args, aftership: AfterShipControl, odoo) -> dict:
         pull = pull_incremental(client)
     _drain_until_empty(args, deadline=started + 24 * 3600)
     elapsed = time.time() - started
-    report = aftership.call("report")
-    created = sorted(at for at, status in report["posts"] if status == 201)
-    before, after = _steady_rate(created, started + args.outage_at, started + args.outage_at + args.outage)
     untracked = Shipment.objects.filter(aftership_id="").count()
     return {
-        "created": len(created),
-        "rate_before": before,
-        "rate_after": after,
-        "busiest": _busiest_second(created),
+        **_figures(aftership, started, args),
         "elapsed": elapsed,
-        "429s": report["rate_limited"],
         "lost": untracked,
         "lost_by": {"flagged for review": Shipment.objects.filter(needs_review=True).count()} if untracked else {},
         "odoo_rpcs": f"{len(odoo.rpc_calls)} ({pull.pages} pages of {pull.pickings} deliveries)",
@@ -306,8 +306,18 @@ def measure_push(args, odoo, workdir: Path) -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "portal.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "portal.wsgi",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
         cwd=ROOT,
         env=dict(os.environ),
         stdout=subprocess.DEVNULL,
@@ -330,8 +340,14 @@ def measure_push(args, odoo, workdir: Path) -> str:
         for i in range(args.pushes):
             with odoo.transaction(uid=2) as env:
                 picking = env["stock.picking"].create(
-                    {"name": f"WH/OUT/P{i:05d}", "picking_type_id": 2, "partner_id": 46, "carrier_id": 6,
-                     "state": "assigned", "origin": "Push"}
+                    {
+                        "name": f"WH/OUT/P{i:05d}",
+                        "picking_type_id": 2,
+                        "partner_id": 46,
+                        "carrier_id": 6,
+                        "state": "assigned",
+                        "origin": "Push",
+                    }
                 )
             from simulators.odoo.seed import ups_number
 
@@ -381,9 +397,9 @@ def main(argv: list[str] | None = None) -> None:
 
     rows = [
         ("trackings created", "created", "{}"),
-        ("created/s before the outage", "rate_before", "{:.1f}"),
-        ("created/s after the outage", "rate_after", "{:.1f}"),
-        ("busiest second (creations)", "busiest", "{}"),
+        ("POST /trackings calls/s *", "calls_rate", "{:.1f}"),
+        ("trackings created/s *", "created_rate", "{:.1f}"),
+        ("most calls in any 1 s span", "busiest", "{}"),
         ("time to drain", "elapsed", "{:.1f} s"),
         ("429s received", "429s", "{}"),
         ("trackings lost", "lost", "{}"),
@@ -393,6 +409,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n{'':30} {'in-line (replaced)':>38} {'portal':>44}")
     for label, key, fmt in rows:
         print(f"{label:30} {fmt.format(inline[key]):>38} {fmt.format(portal[key]):>44}")
+    print("* outside the outage, until 97% of the trackings exist; AfterShip's limit is 20 calls/s")
     if inline["lost_by"]:
         print(f"\nin-line losses: {inline['lost_by']}")
     print(f"portal jobs by state: {portal['jobs']}")

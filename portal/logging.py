@@ -57,9 +57,7 @@ class RedactFilter(logging.Filter):
 
 
 def _context(record: logging.LogRecord) -> dict:
-    return {
-        k: v for k, v in vars(record).items() if k not in _STANDARD and k not in _NOISE and not k.startswith("_")
-    }
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and k not in _NOISE and not k.startswith("_")}
 
 
 class JsonFormatter(logging.Formatter):

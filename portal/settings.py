@@ -268,9 +268,7 @@ LOGGING = {
         "text": {"()": "portal.logging.TextFormatter"},
     },
     "filters": {"ids": {"()": "portal.logging.ContextFilter"}, "redact": {"()": "portal.logging.RedactFilter"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact", "ids"]}
-    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact", "ids"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"level": "INFO"},

@@ -270,9 +270,7 @@ class SimulatorServer:
     def requests_to(self, path_prefix: str = "", method: str | None = None) -> list[LoggedRequest]:
         with self.lock:
             return [
-                r
-                for r in self.request_log
-                if r.path.startswith(path_prefix) and (method is None or r.method == method)
+                r for r in self.request_log if r.path.startswith(path_prefix) and (method is None or r.method == method)
             ]
 
     def clear_log(self) -> None:

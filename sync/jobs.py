@@ -30,6 +30,7 @@ from django.utils import timezone
 from portal.logging import log_context
 
 from .models import OPEN_JOB_STATES, JobAttempt, JobKind, JobState, ServiceState, Shipment, SyncJob
+from .usage import usage_flush
 
 logger = logging.getLogger(__name__)
 
@@ -417,6 +418,7 @@ def jobs_drain(
                         on_job(stats)
         finally:
             clients.close()
+            usage_flush()
             if in_thread:
                 connection.close()
 

@@ -171,7 +171,7 @@ class RateLimiter:
         headroom: float = 0.97,
         daily_quota: int = 0,
         max_wait: float = 30.0,
-        tolerance: float = 0.01,
+        tolerance: float = 0.015,
         breaker_threshold: int = 3,
         breaker_max_hold: float = 10.0,
         namespace: str = "aftership",
@@ -186,6 +186,9 @@ class RateLimiter:
         self.tolerance = tolerance
         self.breaker_threshold = breaker_threshold
         self.breaker_max_hold = breaker_max_hold
+        # Buckets this process saw failing: only those need their shared streak reset on success, which
+        # keeps a database write off every successful call.
+        self._failing: set[str] = set()
         self.namespace = namespace
         self.clock = clock
         self.sleep = sleep
@@ -220,8 +223,11 @@ class RateLimiter:
         """How a call went. Returns the pause now imposed on the bucket (0 while the service works)."""
         key = f"{self.namespace}:{bucket}"
         if ok:
-            self.backend.success(key)
+            if key in self._failing:
+                self._failing.discard(key)
+                self.backend.success(key)
             return 0.0
+        self._failing.add(key)
         streak = self.backend.failure(key)
         if streak < self.breaker_threshold:
             return 0.0

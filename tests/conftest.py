@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from django.db import connection
 
@@ -50,10 +52,8 @@ def aftership(aftership_server, settings):
 def _fresh_cache():
     from django.core.cache import cache
 
-    try:
+    with contextlib.suppress(Exception):  # the cache table exists only once a database is set up
         cache.clear()
-    except Exception:  # the cache table exists only once a database is set up
-        pass
     yield
 
 

@@ -203,9 +203,7 @@ def plan_journey(
 
     steps: list[Step | None] = [None] * rng.randint(0, 1)  # some carriers are slow to send label data
     steps.append(Step("InfoReceived", "InfoReceived_001", "Shipment information received", None, "IR"))
-    steps.append(
-        Step("InTransit", "InTransit_002", "Picked up by courier", pickup_place, "PU", (_event("picked_up"),))
-    )
+    steps.append(Step("InTransit", "InTransit_002", "Picked up by courier", pickup_place, "PU", (_event("picked_up"),)))
     steps.append(Step("InTransit", "InTransit_003", "Arrived at sort facility", export_hub, "AR"))
     steps.append(Step("InTransit", "InTransit_007", "Departed from sort facility", export_hub, "DP"))
     if cross_border:
@@ -224,9 +222,7 @@ def plan_journey(
     elif roll < 0.10:
         outcome = "returned"
         steps.append(Step("OutForDelivery", "OutForDelivery_001", "Out for delivery", depot, "OD"))
-        steps.append(
-            Step("Exception", "Exception_007", "Incorrect address, delivery not possible", depot, "IA")
-        )
+        steps.append(Step("Exception", "Exception_007", "Incorrect address, delivery not possible", depot, "IA"))
         steps.append(Step("Exception", "Exception_010", "Returning to sender", depot, "RS"))
         steps.append(Step("InTransit", "InTransit_003", "Arrived at sort facility", export_hub, "AR"))
         steps.append(
@@ -242,9 +238,7 @@ def plan_journey(
     elif roll < 0.20:
         outcome = "attempt_fail"
         steps.append(Step("OutForDelivery", "OutForDelivery_001", "Out for delivery", depot, "OD"))
-        steps.append(
-            Step("AttemptFail", "AttemptFail_002", "Delivery attempted, recipient not available", depot, "NA")
-        )
+        steps.append(Step("AttemptFail", "AttemptFail_002", "Delivery attempted, recipient not available", depot, "NA"))
         if rng.random() < 0.5:
             steps.append(
                 Step(

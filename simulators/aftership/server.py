@@ -373,9 +373,7 @@ class AfterShipSimulator(SimulatorServer):
                 self._emit(snapshot, "edd_revise", first_tag)
         return copy.deepcopy(checkpoint)
 
-    def emit(
-        self, tracking: str, event: str = "tracking_update", *, is_tracking_first_tag: bool = False
-    ) -> str:
+    def emit(self, tracking: str, event: str = "tracking_update", *, is_tracking_first_tag: bool = False) -> str:
         """Send a webhook for the tracking's current state now; returns the event_id."""
         if event not in EVENTS:
             raise ValueError(f"unknown webhook event {event!r}")
@@ -459,9 +457,7 @@ class AfterShipSimulator(SimulatorServer):
         with self.lock:
             self.stats.faults += 1
         status = 503 if kind == "outage" else self.random.choice((500, 502, 503))
-        return self._envelope(
-            status, {"code": status, "message": MSG_INTERNAL, "type": "InternalError"}, {}, {}
-        )
+        return self._envelope(status, {"code": status, "message": MSG_INTERNAL, "type": "InternalError"}, {}, {})
 
     def crash_response(self, request: Request, exc: Exception) -> Response:
         return self._envelope(500, {"code": 500, "message": MSG_INTERNAL, "type": "InternalError"}, {}, {})
@@ -489,9 +485,7 @@ class AfterShipSimulator(SimulatorServer):
         if used >= limit:
             self.stats.rate_limited += 1
             self.stats.rate_limited_by_endpoint[endpoint] += 1
-            return ApiError(429, 429, MSG_RATE_LIMITED, "TooManyRequests"), _rate_headers(
-                limit, 0, window + 1
-            )
+            return ApiError(429, 429, MSG_RATE_LIMITED, "TooManyRequests"), _rate_headers(limit, 0, window + 1)
         day = datetime.fromtimestamp(now, UTC).date()
         quota_day, quota_used = self._quota
         if quota_day != day.isoformat():
@@ -540,9 +534,7 @@ class AfterShipSimulator(SimulatorServer):
         )
         with self.lock:
             # Newest first, like AfterShip; the cursor is the creation sequence already returned.
-            matching = [
-                s for s in sorted(self._store.values(), key=lambda s: -s.seq) if filters.accepts(s.data)
-            ]
+            matching = [s for s in sorted(self._store.values(), key=lambda s: -s.seq) if filters.accepts(s.data)]
             total = len(matching)
             if after_seq is not None:
                 matching = [s for s in matching if s.seq < after_seq]
@@ -603,9 +595,7 @@ class AfterShipSimulator(SimulatorServer):
         with self.lock:
             stored = self._by_id(tracking_id)
             if stored.data["active"]:
-                raise tr.bad_request(
-                    4013, "Retrack is not allowed. You can only retrack an inactive tracking."
-                )
+                raise tr.bad_request(4013, "Retrack is not allowed. You can only retrack an inactive tracking.")
             if stored.retracks >= self.max_retracks:
                 raise tr.bad_request(4016, "Retrack is not allowed. You can only retrack each shipment once.")
             stored.retracks += 1
@@ -621,18 +611,14 @@ class AfterShipSimulator(SimulatorServer):
         if reason not in tr.MARK_COMPLETED_REASONS:
             raise tr.value_invalid("reason")
         event_datetime = body.get("event_datetime")
-        if event_datetime is not None and (
-            not isinstance(event_datetime, str) or tr.parse_iso(event_datetime) is None
-        ):
+        if event_datetime is not None and (not isinstance(event_datetime, str) or tr.parse_iso(event_datetime) is None):
             raise tr.value_invalid("event_datetime")
         with self.lock:
             self._by_id(tracking_id)
         tag, subtag = tr.MARK_COMPLETED_REASONS[reason]
         when = None
         if event_datetime:
-            when = (
-                tr.parse_iso(event_datetime).astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
-            )
+            when = tr.parse_iso(event_datetime).astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
         self.advance(
             tracking_id,
             tag,

@@ -372,9 +372,7 @@ def check_tracking_number(value: Any) -> str:
         raise bad_request(4007, "tracking_number is required.")
     if not isinstance(value, str):
         raise bad_request(4005, "The value of tracking_number is invalid.")
-    if not TRACKING_NUMBER_MIN <= len(value) <= TRACKING_NUMBER_MAX or not _TRACKING_NUMBER_CHARS.fullmatch(
-        value
-    ):
+    if not TRACKING_NUMBER_MIN <= len(value) <= TRACKING_NUMBER_MAX or not _TRACKING_NUMBER_CHARS.fullmatch(value):
         raise bad_request(4005, "The value of tracking_number is invalid.")
     return value
 
@@ -481,9 +479,7 @@ def check_fields(body: dict, allowed: frozenset[str], *, reject_unknown: bool) -
     for name, value in body.items():
         if name not in allowed:
             if reject_unknown:
-                raise bad_request(
-                    400, f"The request was invalid or cannot be otherwise served. Unknown field: {name}"
-                )
+                raise bad_request(400, f"The request was invalid or cannot be otherwise served. Unknown field: {name}")
             continue
         if value is None or name == "tracking_number":
             continue
@@ -758,9 +754,7 @@ def apply_checkpoint(
             data["on_time_difference"] = max(late_by, 0)
     else:
         if pickup:
-            data["transit_time"] = max(
-                (now.astimezone(UTC).replace(tzinfo=None).date() - pickup.date()).days, 0
-            )
+            data["transit_time"] = max((now.astimezone(UTC).replace(tzinfo=None).date() - pickup.date()).days, 0)
         if data["latest_estimated_delivery"] and tag not in ("Exception", "Expired"):
             data["on_time_status"] = "trending-on-time"
             data["on_time_difference"] = 0

@@ -24,14 +24,30 @@ if TYPE_CHECKING:
 # Same messages as odoo.addons.base.models.ir_actions, so log-based assertions read like Odoo's logs.
 _logger = logging.getLogger("simulators.odoo.ir_actions")
 
-WRITE_TRIGGERS = frozenset({
-    "on_write", "on_create_or_write", "on_priority_set", "on_stage_set", "on_state_set", "on_tag_set",
-    "on_user_set", "on_archive", "on_unarchive",
-})
-CREATE_TRIGGERS = frozenset({
-    "on_create", "on_create_or_write", "on_priority_set", "on_stage_set", "on_state_set", "on_tag_set",
-    "on_user_set",
-})
+WRITE_TRIGGERS = frozenset(
+    {
+        "on_write",
+        "on_create_or_write",
+        "on_priority_set",
+        "on_stage_set",
+        "on_state_set",
+        "on_tag_set",
+        "on_user_set",
+        "on_archive",
+        "on_unarchive",
+    }
+)
+CREATE_TRIGGERS = frozenset(
+    {
+        "on_create",
+        "on_create_or_write",
+        "on_priority_set",
+        "on_stage_set",
+        "on_state_set",
+        "on_tag_set",
+        "on_user_set",
+    }
+)
 
 
 @dataclass

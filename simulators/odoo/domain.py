@@ -29,8 +29,25 @@ if TYPE_CHECKING:
 _logger = logging.getLogger("simulators.odoo.expression")
 
 TERM_OPERATORS = (
-    "=", "!=", "<=", "<", ">", ">=", "=?", "=like", "=ilike", "like", "not like", "ilike", "not ilike",
-    "in", "not in", "child_of", "parent_of", "any", "not any",
+    "=",
+    "!=",
+    "<=",
+    "<",
+    ">",
+    ">=",
+    "=?",
+    "=like",
+    "=ilike",
+    "like",
+    "not like",
+    "ilike",
+    "not ilike",
+    "in",
+    "not in",
+    "child_of",
+    "parent_of",
+    "any",
+    "not any",
 )
 NEGATIONS = {"!=": "=", "not in": "in", "not like": "like", "not ilike": "ilike", "not any": "any"}
 TRUE_LEAF = (1, "=", 1)
@@ -116,7 +133,10 @@ class DomainCompiler:
         if field is None:
             raise odoo_error(
                 ValueError(f"Invalid field {model._name}.{names[0]} in leaf {leaf!r}"),
-                "where_calc", "expression_init", "combine_anies", "anyfy_leaves",
+                "where_calc",
+                "expression_init",
+                "combine_anies",
+                "anyfy_leaves",
             )
         if field.relation and field.relation not in model.env and (len(names) > 1 or operator == "any"):
             raise ValueError(f"Invalid field {model._name}.{path} in leaf {leaf!r}: {field.relation} is not simulated")
@@ -149,8 +169,9 @@ class DomainCompiler:
             return self._hierarchy(model, field, operator, value)
         matcher = self._matcher(model, field, operator, value)
         if field.type in ("many2many", "one2many"):
-            return lambda rid: any(matcher(v) for v in model._get(rid, field.name)) or (
-                not model._get(rid, field.name) and matcher(None)
+            return lambda rid: (
+                any(matcher(v) for v in model._get(rid, field.name))
+                or (not model._get(rid, field.name) and matcher(None))
             )
         return lambda rid: matcher(model._get(rid, field.name))
 

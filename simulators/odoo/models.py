@@ -95,9 +95,23 @@ class MailThread(BaseModel):
             return BaseModel.write(self, vals)
 
     @api_returns("id")
-    def message_post(self, *, body="", subject=None, message_type="notification", email_from=None,
-                     author_id=None, parent_id=False, subtype_xmlid=None, subtype_id=False, partner_ids=None,
-                     attachments=None, attachment_ids=None, body_is_html=False, **kwargs):
+    def message_post(
+        self,
+        *,
+        body="",
+        subject=None,
+        message_type="notification",
+        email_from=None,
+        author_id=None,
+        parent_id=False,
+        subtype_xmlid=None,
+        subtype_id=False,
+        partner_ids=None,
+        attachments=None,
+        attachment_ids=None,
+        body_is_html=False,
+        **kwargs,
+    ):
         with frames("message_post"):
             self.ensure_one()
         forbidden = sorted({"model", "res_id", "subtype"} & set(kwargs))
@@ -117,20 +131,26 @@ class MailThread(BaseModel):
         text = body or ""
         if not body_is_html:
             text = html.escape(str(text), quote=False)
-        message = self.env["mail.message"].sudo().create({
-            "model": self._name,
-            "res_id": self.id,
-            "body": text,
-            "subject": subject or False,
-            "message_type": message_type,
-            "subtype_id": subtype_id,
-            "author_id": author_id,
-            "email_from": email_from or False,
-            "parent_id": parent_id or False,
-            "partner_ids": [(6, 0, list(partner_ids or []))],
-            "date": self.env.now.replace(microsecond=0),
-            "record_name": self._display_name(self.id),
-        })
+        message = (
+            self.env["mail.message"]
+            .sudo()
+            .create(
+                {
+                    "model": self._name,
+                    "res_id": self.id,
+                    "body": text,
+                    "subject": subject or False,
+                    "message_type": message_type,
+                    "subtype_id": subtype_id,
+                    "author_id": author_id,
+                    "email_from": email_from or False,
+                    "parent_id": parent_id or False,
+                    "partner_ids": [(6, 0, list(partner_ids or []))],
+                    "date": self.env.now.replace(microsecond=0),
+                    "record_name": self._display_name(self.id),
+                }
+            )
+        )
         return message.with_context(self.env.context)
 
     def activity_schedule(self, act_type_xmlid="", date_deadline=None, summary="", note="", **act_values):
@@ -184,7 +204,6 @@ class MailThreadSms(MailThread):
     def message_post(self, *args, body="", message_type="notification", **kwargs):
         with frames("sms_message_post"):
             return super().message_post(*args, body=body, message_type=message_type, **kwargs)
-
 
 
 _PARTNER_TYPES = [
@@ -264,20 +283,31 @@ class ResPartner(MailThreadSms):
         F("is_company", "boolean", "Is a Company", default=False),
         F("company_name", "char", "Company Name"),
         F("company_id", "many2one", "Company", "res.company"),
-        F("commercial_partner_id", "many2one", "Commercial Entity", "res.partner", compute=_commercial_partner,
-          readonly=True),
-        F("is_blacklisted", "boolean", "Blacklist", store=False, searchable=True, readonly=True,
-          compute=_is_blacklisted,
-          help="If the email address is on the blacklist, the contact won't receive mass mailing anymore, "
-               "from any list"),
+        F(
+            "commercial_partner_id",
+            "many2one",
+            "Commercial Entity",
+            "res.partner",
+            compute=_commercial_partner,
+            readonly=True,
+        ),
+        F(
+            "is_blacklisted",
+            "boolean",
+            "Blacklist",
+            store=False,
+            searchable=True,
+            readonly=True,
+            compute=_is_blacklisted,
+            help="If the email address is on the blacklist, the contact won't receive mass mailing anymore, "
+            "from any list",
+        ),
         F("message_ids", "one2many", "Messages", "mail.message", relation_field="res_id"),
         F("activity_ids", "one2many", "Activities", "mail.activity", relation_field="res_id"),
     )
 
     def _compute_display_name(self, rid: int, row: dict[str, Any]) -> str:
         return self._complete_name(self._browse([rid])) or f"{self._name},{rid}"
-
-
 
 
 class ResCountry(BaseModel):
@@ -287,8 +317,14 @@ class ResCountry(BaseModel):
     _acl = _read_only_everywhere(SETTINGS)
     _specs = (
         F("name", "char", "Country Name", required=True, translate=True),
-        F("code", "char", "Country Code", size=2, required=True,
-          help="The ISO country code in two chars. \nYou can use this field for quick search."),
+        F(
+            "code",
+            "char",
+            "Country Code",
+            size=2,
+            required=True,
+            help="The ISO country code in two chars. \nYou can use this field for quick search.",
+        ),
         F("phone_code", "integer", "Country Calling Code"),
         F("state_ids", "one2many", "States", "res.country.state", relation_field="country_id"),
         F("state_required", "boolean", "State Required", default=False),
@@ -327,15 +363,30 @@ class DeliveryCarrier(BaseModel):
         F("name", "char", "Delivery Method", required=True, translate=True),
         F("active", "boolean", "Active", default=True),
         F("sequence", "integer", "Sequence", default=10),
-        F("delivery_type", "selection", "Provider", required=True, default="fixed",
-          selection=[["base_on_rule", "Based on Rules"], ["fixed", "Fixed Price"]]),
-        F("integration_level", "selection", "Integration Level", default="rate_and_ship",
-          selection=[["rate", "Get Rate"], ["rate_and_ship", "Get Rate and Create Shipment"]]),
+        F(
+            "delivery_type",
+            "selection",
+            "Provider",
+            required=True,
+            default="fixed",
+            selection=[["base_on_rule", "Based on Rules"], ["fixed", "Fixed Price"]],
+        ),
+        F(
+            "integration_level",
+            "selection",
+            "Integration Level",
+            default="rate_and_ship",
+            selection=[["rate", "Get Rate"], ["rate_and_ship", "Get Rate and Create Shipment"]],
+        ),
         F("prod_environment", "boolean", "Environment", default=False),
         F("company_id", "many2one", "Company", "res.company"),
-        F("tracking_url", "char", "Tracking Link",
-          help="This option adds a link for the customer in the portal to track their package easily. Use "
-               "<shipmenttrackingnumber> as a placeholder in your URL."),
+        F(
+            "tracking_url",
+            "char",
+            "Tracking Link",
+            help="This option adds a link for the customer in the portal to track their package easily. Use "
+            "<shipmenttrackingnumber> as a placeholder in your URL.",
+        ),
         F("carrier_description", "text", "Carrier Description"),
         F("fixed_price", "float", "Fixed Price"),
     )
@@ -345,12 +396,21 @@ class StockPickingType(BaseModel):
     _name = "stock.picking.type"
     _description = "Picking Type"
     _order = "sequence, id"
-    _acl: ClassVar = {"read": INTERNAL, "write": ("stock.group_stock_manager",),
-                      "create": ("stock.group_stock_manager",), "unlink": ("stock.group_stock_manager",)}
+    _acl: ClassVar = {
+        "read": INTERNAL,
+        "write": ("stock.group_stock_manager",),
+        "create": ("stock.group_stock_manager",),
+        "unlink": ("stock.group_stock_manager",),
+    }
     _specs = (
         F("name", "char", "Operation Type", required=True),
-        F("code", "selection", "Type of Operation", required=True,
-          selection=[["incoming", "Receipt"], ["outgoing", "Delivery"], ["internal", "Internal Transfer"]]),
+        F(
+            "code",
+            "selection",
+            "Type of Operation",
+            required=True,
+            selection=[["incoming", "Receipt"], ["outgoing", "Delivery"], ["internal", "Internal Transfer"]],
+        ),
         F("sequence_code", "char", "Sequence Prefix", required=True),
         F("sequence", "integer", "Sequence"),
         F("warehouse_name", "char", "Warehouse"),
@@ -373,14 +433,23 @@ class StockLocation(BaseModel):
     _specs = (
         F("name", "char", "Location Name", required=True),
         F("complete_name", "char", "Full Location Name"),
-        F("usage", "selection", "Location Type", default="internal",
-          selection=[["supplier", "Vendor Location"], ["view", "View"], ["internal", "Internal Location"],
-                     ["customer", "Customer Location"], ["inventory", "Inventory Loss"],
-                     ["production", "Production"], ["transit", "Transit Location"]]),
+        F(
+            "usage",
+            "selection",
+            "Location Type",
+            default="internal",
+            selection=[
+                ["supplier", "Vendor Location"],
+                ["view", "View"],
+                ["internal", "Internal Location"],
+                ["customer", "Customer Location"],
+                ["inventory", "Inventory Loss"],
+                ["production", "Production"],
+                ["transit", "Transit Location"],
+            ],
+        ),
         F("active", "boolean", "Active", default=True),
     )
-
-
 
 
 class MailMessage(BaseModel):
@@ -396,10 +465,21 @@ class MailMessage(BaseModel):
         F("model", "char", "Related Document Model"),
         F("res_id", "many2one_reference", "Related Document ID"),
         F("record_name", "char", "Message Record Name"),
-        F("message_type", "selection", "Type", required=True, default="comment",
-          selection=[["email", "Incoming Email"], ["comment", "Comment"], ["email_outgoing", "Outgoing Email"],
-                     ["notification", "System notification"], ["auto_comment", "Automated Targeted Notification"],
-                     ["user_notification", "User Specific Notification"]]),
+        F(
+            "message_type",
+            "selection",
+            "Type",
+            required=True,
+            default="comment",
+            selection=[
+                ["email", "Incoming Email"],
+                ["comment", "Comment"],
+                ["email_outgoing", "Outgoing Email"],
+                ["notification", "System notification"],
+                ["auto_comment", "Automated Targeted Notification"],
+                ["user_notification", "User Specific Notification"],
+            ],
+        ),
         F("subtype_id", "many2one", "Subtype", "mail.message.subtype"),
         F("author_id", "many2one", "Author", "res.partner"),
         F("email_from", "char", "From"),
@@ -433,14 +513,23 @@ class MailActivityType(BaseModel):
         F("sequence", "integer", "Sequence", default=10),
         F("active", "boolean", "Active", default=True),
         F("delay_count", "integer", "Schedule", default=0),
-        F("delay_unit", "selection", "Delay units", default="days",
-          selection=[["days", "days"], ["weeks", "weeks"], ["months", "months"]]),
+        F(
+            "delay_unit",
+            "selection",
+            "Delay units",
+            default="days",
+            selection=[["days", "days"], ["weeks", "weeks"], ["months", "months"]],
+        ),
         F("res_model", "char", "Model"),
-        F("category", "selection", "Action", default="default",
-          selection=[["default", "None"], ["upload_file", "Upload Document"], ["phonecall", "Phonecall"]]),
+        F(
+            "category",
+            "selection",
+            "Action",
+            default="default",
+            selection=[["default", "None"], ["upload_file", "Upload Document"], ["phonecall", "Phonecall"]],
+        ),
         F("icon", "char", "Icon"),
-        F("decoration_type", "selection", "Decoration Type",
-          selection=[["warning", "Alert"], ["danger", "Error"]]),
+        F("decoration_type", "selection", "Decoration Type", selection=[["warning", "Alert"], ["danger", "Error"]]),
         F("default_user_id", "many2one", "Default User", "res.users"),
     )
 
@@ -468,12 +557,18 @@ class MailActivity(BaseModel):
         F("activity_type_id", "many2one", "Activity Type", "mail.activity.type"),
         F("summary", "char", "Summary"),
         F("note", "html", "Note"),
-        F("date_deadline", "date", "Due Date", required=True,
-          default=lambda model: model.env.sim.clock().date()),
+        F("date_deadline", "date", "Due Date", required=True, default=lambda model: model.env.sim.clock().date()),
         F("automated", "boolean", "Automated activity", default=False),
         F("user_id", "many2one", "Assigned to", "res.users", default=lambda model: model.env.uid),
-        F("state", "selection", "State", store=False, compute=_state, readonly=True,
-          selection=[["overdue", "Overdue"], ["today", "Today"], ["planned", "Planned"]]),
+        F(
+            "state",
+            "selection",
+            "State",
+            store=False,
+            compute=_state,
+            readonly=True,
+            selection=[["overdue", "Overdue"], ["today", "Today"], ["planned", "Planned"]],
+        ),
     )
 
     def _prepare_create(self, vals: dict[str, Any]) -> dict[str, Any]:
@@ -510,9 +605,19 @@ class SaleOrder(MailThreadSms):
         F("client_order_ref", "char", "Customer Reference"),
         F("origin", "char", "Source Document"),
         F("reference", "char", "Payment Ref."),
-        F("state", "selection", "Status", default="draft", readonly=True,
-          selection=[["draft", "Quotation"], ["sent", "Quotation Sent"], ["sale", "Sales Order"],
-                     ["cancel", "Cancelled"]]),
+        F(
+            "state",
+            "selection",
+            "Status",
+            default="draft",
+            readonly=True,
+            selection=[
+                ["draft", "Quotation"],
+                ["sent", "Quotation Sent"],
+                ["sale", "Sales Order"],
+                ["cancel", "Cancelled"],
+            ],
+        ),
         F("date_order", "datetime", "Order Date", required=True, default=lambda model: model.env.now),
         F("commitment_date", "datetime", "Delivery Date"),
         F("partner_id", "many2one", "Customer", "res.partner", required=True),
@@ -582,8 +687,7 @@ class StockPicking(MailThreadSms):
     _name = "stock.picking"
     _description = "Transfer"
     _order = "priority desc, scheduled_date asc, id desc"
-    _acl: ClassVar = {"read": (*STOCK_USER, *SALESMAN), "write": STOCK_USER, "create": STOCK_USER,
-                      "unlink": STOCK_USER}
+    _acl: ClassVar = {"read": (*STOCK_USER, *SALESMAN), "write": STOCK_USER, "create": STOCK_USER, "unlink": STOCK_USER}
     _write_frames = ("picking_write",)
     _defaults: ClassVar[dict[str, Any]] = {
         "state": "draft",
@@ -671,8 +775,10 @@ class StockPicking(MailThreadSms):
             if companies._get(company, "has_received_warning_stock_sms"):
                 continue
             partner = self._get(rid, "partner_id")
-            if self._get(rid, "picking_type_code") == "outgoing" and partner and (
-                partners._get(partner, "mobile") or partners._get(partner, "phone")
+            if (
+                self._get(rid, "picking_type_code") == "outgoing"
+                and partner
+                and (partners._get(partner, "mobile") or partners._get(partner, "phone"))
             ):
                 return True
         return False
@@ -705,8 +811,13 @@ class IrModel(BaseModel):
     _specs = (
         F("name", "char", "Model Description", required=True, translate=True),
         F("model", "char", "Model", required=True),
-        F("state", "selection", "Type", default="manual",
-          selection=[["manual", "Custom Object"], ["base", "Base Object"]]),
+        F(
+            "state",
+            "selection",
+            "Type",
+            default="manual",
+            selection=[["manual", "Custom Object"], ["base", "Base Object"]],
+        ),
         F("transient", "boolean", "Transient Model", default=False),
         F("field_id", "one2many", "Fields", "ir.model.fields", relation_field="model_id"),
     )
@@ -730,18 +841,49 @@ class IrModelFields(BaseModel):
         F("model_id", "many2one", "Model", "ir.model", required=True),
         F("field_description", "char", "Field Label", required=True, translate=True),
         F("help", "text", "Field Help", translate=True),
-        F("ttype", "selection", "Field Type", required=True,
-          selection=[[t, t] for t in ("binary", "boolean", "char", "date", "datetime", "float", "html", "integer",
-                                      "json", "many2many", "many2one", "many2one_reference", "monetary",
-                                      "one2many", "properties", "properties_definition", "reference",
-                                      "selection", "text")]),
+        F(
+            "ttype",
+            "selection",
+            "Field Type",
+            required=True,
+            selection=[
+                [t, t]
+                for t in (
+                    "binary",
+                    "boolean",
+                    "char",
+                    "date",
+                    "datetime",
+                    "float",
+                    "html",
+                    "integer",
+                    "json",
+                    "many2many",
+                    "many2one",
+                    "many2one_reference",
+                    "monetary",
+                    "one2many",
+                    "properties",
+                    "properties_definition",
+                    "reference",
+                    "selection",
+                    "text",
+                )
+            ],
+        ),
         F("relation", "char", "Related Model"),
         F("relation_field", "char", "Relation Field"),
         F("required", "boolean", "Required", default=False),
         F("readonly", "boolean", "Readonly", default=False),
         F("store", "boolean", "Stored", default=True),
-        F("state", "selection", "Type", default="manual", required=True,
-          selection=[["manual", "Custom Field"], ["base", "Base Field"]]),
+        F(
+            "state",
+            "selection",
+            "Type",
+            default="manual",
+            required=True,
+            selection=[["manual", "Custom Field"], ["base", "Base Field"]],
+        ),
         F("selection_ids", "one2many", "Selection Options", "ir.model.fields.selection", relation_field="field_id"),
     )
 
@@ -816,23 +958,43 @@ class IrActionsServer(BaseModel):
     _specs = (
         F("name", "char", "Action Name", required=True, translate=True),
         F("type", "char", "Action Type", default="ir.actions.server"),
-        F("usage", "selection", "Usage", default="ir_actions_server",
-          selection=[["ir_actions_server", "Server Action"], ["ir_cron", "Scheduled Action"],
-                     ["base_automation", "Automation Rule"]]),
-        F("state", "selection", "Type", required=True, default="object_write",
-          selection=[["object_write", "Update Record"], ["object_create", "Create Record"],
-                     ["code", "Execute Code"], ["webhook", "Send Webhook Notification"],
-                     ["multi", "Execute Existing Actions"], ["mail_post", "Send Email"],
-                     ["followers", "Add Followers"], ["remove_followers", "Remove Followers"],
-                     ["next_activity", "Create Activity"], ["sms", "Send SMS"]]),
+        F(
+            "usage",
+            "selection",
+            "Usage",
+            default="ir_actions_server",
+            selection=[
+                ["ir_actions_server", "Server Action"],
+                ["ir_cron", "Scheduled Action"],
+                ["base_automation", "Automation Rule"],
+            ],
+        ),
+        F(
+            "state",
+            "selection",
+            "Type",
+            required=True,
+            default="object_write",
+            selection=[
+                ["object_write", "Update Record"],
+                ["object_create", "Create Record"],
+                ["code", "Execute Code"],
+                ["webhook", "Send Webhook Notification"],
+                ["multi", "Execute Existing Actions"],
+                ["mail_post", "Send Email"],
+                ["followers", "Add Followers"],
+                ["remove_followers", "Remove Followers"],
+                ["next_activity", "Create Activity"],
+                ["sms", "Send SMS"],
+            ],
+        ),
         F("sequence", "integer", "Sequence", default=5),
         F("model_id", "many2one", "Model", "ir.model", required=True),
         F("model_name", "char", "Model Name"),
         F("code", "text", "Python Code"),
         F("webhook_url", "char", "Webhook URL"),
         F("webhook_field_ids", "many2many", "Webhook Fields", "ir.model.fields"),
-        F("webhook_sample_payload", "text", "Sample Payload", store=False, compute=_sample_payload,
-          readonly=True),
+        F("webhook_sample_payload", "text", "Sample Payload", store=False, compute=_sample_payload, readonly=True),
         F("base_automation_id", "many2one", "Automation Rule", "base.automation"),
     )
 
@@ -865,16 +1027,32 @@ class BaseAutomation(BaseModel):
         F("model_id", "many2one", "Model", "ir.model", required=True),
         F("model_name", "char", "Model Name"),
         F("active", "boolean", "Active", default=True),
-        F("trigger", "selection", "Trigger", required=True,
-          selection=[["on_stage_set", "Stage is set to"], ["on_user_set", "User is set"],
-                     ["on_tag_set", "Tag is added"], ["on_state_set", "State is set to"],
-                     ["on_priority_set", "Priority is set to"], ["on_archive", "On archived"],
-                     ["on_unarchive", "On unarchived"], ["on_create_or_write", "On save"],
-                     ["on_create", "On creation"], ["on_write", "On update"], ["on_unlink", "On deletion"],
-                     ["on_change", "On UI change"], ["on_time", "Based on date field"],
-                     ["on_time_created", "After creation"], ["on_time_updated", "After last update"],
-                     ["on_message_received", "On incoming message"], ["on_message_sent", "On outgoing message"],
-                     ["on_webhook", "On webhook"]]),
+        F(
+            "trigger",
+            "selection",
+            "Trigger",
+            required=True,
+            selection=[
+                ["on_stage_set", "Stage is set to"],
+                ["on_user_set", "User is set"],
+                ["on_tag_set", "Tag is added"],
+                ["on_state_set", "State is set to"],
+                ["on_priority_set", "Priority is set to"],
+                ["on_archive", "On archived"],
+                ["on_unarchive", "On unarchived"],
+                ["on_create_or_write", "On save"],
+                ["on_create", "On creation"],
+                ["on_write", "On update"],
+                ["on_unlink", "On deletion"],
+                ["on_change", "On UI change"],
+                ["on_time", "Based on date field"],
+                ["on_time_created", "After creation"],
+                ["on_time_updated", "After last update"],
+                ["on_message_received", "On incoming message"],
+                ["on_message_sent", "On outgoing message"],
+                ["on_webhook", "On webhook"],
+            ],
+        ),
         F("trg_selection_field_id", "many2one", "Trigger Field", "ir.model.fields.selection"),
         F("trigger_field_ids", "many2many", "Trigger Fields", "ir.model.fields"),
         F("filter_domain", "char", "Apply on"),
@@ -908,4 +1086,3 @@ class BaseAutomation(BaseModel):
         for rid in self._ids:
             actions._browse(list(self._get(rid, "action_server_ids")))._unlink()
         super()._unlink()
-

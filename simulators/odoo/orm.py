@@ -222,9 +222,7 @@ class Registry:
 
     def __init__(self) -> None:
         self.models: dict[str, type[BaseModel]] = dict(MODELS)
-        self.fields: dict[str, dict[str, Field]] = {
-            name: cls._build_fields() for name, cls in self.models.items()
-        }
+        self.fields: dict[str, dict[str, Field]] = {name: cls._build_fields() for name, cls in self.models.items()}
 
     def add_field(self, model: str, fld: Field) -> None:
         fields = dict(self.fields[model])

@@ -420,9 +420,7 @@ class OdooSimulator(SimulatorServer):
         return [m for m in self.records("mail.message") if m.get("model") == model and m.get("res_id") == res_id]
 
     def activities_for(self, model: str, res_id: int) -> list[dict[str, Any]]:
-        return [
-            a for a in self.records("mail.activity") if a.get("res_model") == model and a.get("res_id") == res_id
-        ]
+        return [a for a in self.records("mail.activity") if a.get("res_model") == model and a.get("res_id") == res_id]
 
     def validate_picking(
         self,
@@ -469,18 +467,31 @@ class OdooSimulator(SimulatorServer):
                 fid for fname in fields for fid in field_model._search([("model", "=", model), ("name", "=", fname)])
             ]
             model_id = env["ir.model"]._id_for(model)
-            values: dict[str, Any] = {"name": name, "model_id": model_id, "trigger": trigger,
-                                      "filter_domain": filter_domain or False}
+            values: dict[str, Any] = {
+                "name": name,
+                "model_id": model_id,
+                "trigger": trigger,
+                "filter_domain": filter_domain or False,
+            }
             if trigger in ("on_state_set", "on_stage_set", "on_priority_set"):
                 fname = {"on_state_set": "state", "on_stage_set": "stage_id", "on_priority_set": "priority"}[trigger]
                 selection = env["ir.model.fields.selection"]._search(
                     [("field_id.model", "=", model), ("field_id.name", "=", fname), ("value", "=", state)]
                 )
                 values["trg_selection_field_id"] = selection[0] if selection else False
-            values["action_server_ids"] = [(0, 0, {
-                "name": action_name, "model_id": model_id, "state": "webhook", "webhook_url": url,
-                "webhook_field_ids": [(6, 0, field_ids)],
-            })]
+            values["action_server_ids"] = [
+                (
+                    0,
+                    0,
+                    {
+                        "name": action_name,
+                        "model_id": model_id,
+                        "state": "webhook",
+                        "webhook_url": url,
+                        "webhook_field_ids": [(6, 0, field_ids)],
+                    },
+                )
+            ]
             return env["base.automation"].create(values).id  # type: ignore[return-value]
 
     def start_warehouse(self, interval_seconds: float = 10.0, *, seed: int | None = None) -> None:
@@ -554,8 +565,9 @@ class OdooSimulator(SimulatorServer):
 
     # responses
     @staticmethod
-    def _json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None,
-                       nosniff: bool = True) -> Response:
+    def _json_response(
+        payload: Any, status: int = 200, headers: dict[str, str] | None = None, nosniff: bool = True
+    ) -> Response:
         body = json.dumps(payload, ensure_ascii=False, default=json_default).encode("utf-8")
         all_headers = {"Content-Type": "application/json; charset=utf-8"}
         if nosniff:
@@ -576,19 +588,26 @@ class OdooSimulator(SimulatorServer):
     def _serve_jsonrpc(self, request: Request, *, version_only: bool = False) -> Response:
         if self._mimetype(request) not in JSON_MIMETYPES:
             return self._html_error(
-                400, "Bad Request",
+                400,
+                "Bad Request",
                 f"Request inferred type is compatible with ['http'] but '{request.path}' is type='json'.",
             )
         try:
             data = json.loads(request.body.decode("utf-8", errors="replace"))
         except ValueError:
-            return Response(400, b"Invalid JSON data", {"Content-Type": "text/html; charset=utf-8",
-                                                          "X-Content-Type-Options": "nosniff"})
+            return Response(
+                400,
+                b"Invalid JSON data",
+                {"Content-Type": "text/html; charset=utf-8", "X-Content-Type-Options": "nosniff"},
+            )
         try:
             request_id = data.get("id")
         except AttributeError:
-            return Response(400, b"Invalid JSON-RPC data", {"Content-Type": "text/html; charset=utf-8",
-                                                              "X-Content-Type-Options": "nosniff"})
+            return Response(
+                400,
+                b"Invalid JSON-RPC data",
+                {"Content-Type": "text/html; charset=utf-8", "X-Content-Type-Options": "nosniff"},
+            )
         token = current_simulator.set(self)
         try:
             with frames(*HTTP_JSONRPC[:3]):
@@ -637,8 +656,12 @@ class OdooSimulator(SimulatorServer):
     # /xmlrpc/2/<service>, /xmlrpc/<service>
     def _serve_xmlrpc(self, request: Request, service: str, *, legacy: bool) -> Response:
         if request.method != "POST":
-            return self._html_error(405, "Method Not Allowed", "The method is not allowed for the requested URL.",
-                                    headers={"Allow": "OPTIONS, POST"})
+            return self._html_error(
+                405,
+                "Method Not Allowed",
+                "The method is not allowed for the requested URL.",
+                headers={"Allow": "OPTIONS, POST"},
+            )
         token = current_simulator.set(self)
         try:
             with frames(*HTTP_XMLRPC, "rpc_xmlrpc_1" if legacy else "rpc_xmlrpc_2"):
@@ -690,7 +713,8 @@ class OdooSimulator(SimulatorServer):
         if self._mimetype(request) != "application/json":
             compatible = ["json", "/json/2/rpc"] if self._mimetype(request) in JSON_MIMETYPES else ["http"]
             return self._html_error(
-                400, "Bad Request",
+                400,
+                "Bad Request",
                 f"Request inferred type is compatible with {compatible} but '{route}' is type='/json/2/rpc'.",
             )
         database = request.headers.get("X-Odoo-Database")

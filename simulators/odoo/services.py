@@ -140,8 +140,10 @@ def execute_cr(uid: int, obj: Any, method: Any, args: list, kw: dict, *, protoco
             public_method(model, method)
         with frames("execute_cr_call", "retrying"):
             if sim.take_serialization_failure():
-                raise odoo_error(SerializationFailure("could not serialize access due to concurrent update\n"),
-                                 "retrying_serialization")
+                raise odoo_error(
+                    SerializationFailure("could not serialize access due to concurrent update\n"),
+                    "retrying_serialization",
+                )
             result = call_kw(model, method, args, kw)
     return result
 

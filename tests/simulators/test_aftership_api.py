@@ -29,9 +29,7 @@ def sim(running_sim):
     return running_sim
 
 
-def api(
-    sim: AfterShipSimulator, method: str, path: str, *, key: str | None = KEY, **kwargs
-) -> requests.Response:
+def api(sim: AfterShipSimulator, method: str, path: str, *, key: str | None = KEY, **kwargs) -> requests.Response:
     headers = kwargs.pop("headers", {})
     if key is not None:
         headers.setdefault("as-api-key", key)
@@ -141,9 +139,7 @@ def test_detect_returns_every_active_courier_whose_format_matches(sim):
     assert [c["slug"] for c in response.json()["data"]["couriers"]] == ["fedex", "gls"]
     none = api(sim, "POST", "/couriers/detect", json={"tracking_number": "QQ-NOT-A-NUMBER"}).json()
     assert none["data"] == {"total": 0, "couriers": []}
-    restricted = api(
-        sim, "POST", "/couriers/detect", json={"tracking_number": "123456789012", "slug": ["gls"]}
-    )
+    restricted = api(sim, "POST", "/couriers/detect", json={"tracking_number": "123456789012", "slug": ["gls"]})
     assert [c["slug"] for c in restricted.json()["data"]["couriers"]] == ["gls"]
 
 
@@ -212,9 +208,7 @@ def test_the_list_filters_on_tracking_numbers_and_slug_together(sim):
     gls = create(sim, tracking_number="123456789012", slug="gls").json()["data"]
     create(sim, tracking_number="210987654321", slug="gls")
 
-    data = api(sim, "GET", "/trackings", params={"tracking_numbers": "123456789012", "slug": "gls"}).json()[
-        "data"
-    ]
+    data = api(sim, "GET", "/trackings", params={"tracking_numbers": "123456789012", "slug": "gls"}).json()["data"]
 
     assert [t["id"] for t in data["trackings"]] == [gls["id"]]
     too_many = ",".join(f"{n:012d}" for n in range(51))
@@ -402,9 +396,7 @@ def test_the_duplicate_answer_can_be_switched_to_http_409(sim):
 def test_update_changes_fields_and_validates_them(sim):
     tracking = create(sim, tracking_number="123456789012", slug="fedex").json()["data"]
 
-    response = api(
-        sim, "PUT", f"/trackings/{tracking['id']}", json={"title": "SO9", "custom_fields": {"a": "b"}}
-    )
+    response = api(sim, "PUT", f"/trackings/{tracking['id']}", json={"title": "SO9", "custom_fields": {"a": "b"}})
 
     assert response.status_code == 200
     assert response.json()["data"]["title"] == "SO9"
@@ -455,9 +447,7 @@ def test_a_burst_of_25_creates_gets_exactly_20_through_in_one_window(sim):
         assert response.json() == {
             "meta": {
                 "code": 429,
-                "message": (
-                    "You have exceeded the API call rate limit. Please retry again at X-RateLimit-Reset."
-                ),
+                "message": ("You have exceeded the API call rate limit. Please retry again at X-RateLimit-Reset."),
                 "type": "TooManyRequests",
             },
             "data": {},
@@ -493,9 +483,7 @@ def test_each_endpoint_and_each_key_has_its_own_window(sim):
     assert lists[0].headers["X-RateLimit-Limit"] == "6"
     assert api(sim, "GET", "/couriers").status_code == 200
     assert api(sim, "GET", "/trackings", key="asat_second").status_code == 200
-    detect = [
-        api(sim, "POST", "/couriers/detect", json={"tracking_number": "123456789012"}) for _ in range(4)
-    ]
+    detect = [api(sim, "POST", "/couriers/detect", json={"tracking_number": "123456789012"}) for _ in range(4)]
     assert [r.status_code for r in detect] == [200, 200, 200, 429]
 
 

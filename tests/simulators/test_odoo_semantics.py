@@ -44,8 +44,12 @@ class Client:
         self.sim, self.uid, self.secret, self.db = sim, uid, secret, db
 
     def rpc(self, service: str, method: str, *args: Any) -> dict[str, Any]:
-        payload = {"jsonrpc": "2.0", "method": "call", "id": 7, "params": {"service": service, "method": method,
-                                                                         "args": list(args)}}
+        payload = {
+            "jsonrpc": "2.0",
+            "method": "call",
+            "id": 7,
+            "params": {"service": service, "method": method, "args": list(args)},
+        }
         response = requests.post(f"{self.sim.url}/jsonrpc", json=payload, timeout=10)
         assert response.status_code == 200
         return response.json()
@@ -117,8 +121,10 @@ def test_done_with_tracking_ref_domain_excludes_receipts_unvalidated_and_untrack
         ([["sale_id", "!=", False], ["state", "not in", ["done"]]], [28, 30, 31, 32]),
         ([["carrier_tracking_ref", "like", "1Z"]], [22, 26]),
         ([["carrier_tracking_ref", "=like", "77%"]], [25, 28, 30, 31, 32]),
-        ([["carrier_tracking_ref", "not ilike", "1z"], ["picking_type_code", "=", "outgoing"]],
-         [20, 21, 23, 24, 25, 27, 28, 29, 30, 31, 32]),
+        (
+            [["carrier_tracking_ref", "not ilike", "1z"], ["picking_type_code", "=", "outgoing"]],
+            [20, 21, 23, 24, 25, 27, 28, 29, 30, 31, 32],
+        ),
         ([["name", "=ilike", "wh/out/0002_"]], [25, 26, 27, 28, 29, 30, 31, 32]),
         ([["partner_id.country_id.code", "=", "DE"]], [18, 19, 20, 29, 32]),
         ([["partner_id", "child_of", 49]], [24]),
@@ -144,7 +150,9 @@ def test_invalid_domain_order_and_field_errors(bot):
     with pytest.raises(OdooError) as leaf:
         bot("stock.picking", "search", [["partner_id.nope", "=", 1]])
     assert (leaf.value.name, leaf.value.message) == (
-        "builtins.ValueError", "Invalid field res.partner.nope in leaf ('nope', '=', 1)")
+        "builtins.ValueError",
+        "Invalid field res.partner.nope in leaf ('nope', '=', 1)",
+    )
     with pytest.raises(OdooError) as order:
         bot("stock.picking", "search", [], order="name sideways")
     assert order.value.message.startswith('Invalid "order" specified (name sideways).')
@@ -165,19 +173,24 @@ def test_default_order_is_the_models_order(bot, sim):
 def test_multi_key_order_offset_and_limit(bot):
     order = "write_date asc, id asc"
     everything = bot("stock.picking", "search_read", DONE_WITH_REF, fields=["write_date"], order=order)
-    pages = [bot("stock.picking", "search_read", DONE_WITH_REF, fields=["write_date"], order=order,
-                 offset=offset, limit=3) for offset in (0, 3, 6, 9)]
+    pages = [
+        bot("stock.picking", "search_read", DONE_WITH_REF, fields=["write_date"], order=order, offset=offset, limit=3)
+        for offset in (0, 3, 6, 9)
+    ]
     assert [ids(page) for page in pages] == [[20, 21, 22], [23, 24, 25], [26, 29], []]
     assert [row for page in pages for row in page] == everything
-    assert ids(bot("stock.picking", "search_read", DONE_WITH_REF, fields=["name"], order="carrier_id desc, id desc",
-                   limit=3)) == [26, 22, 25]
+    assert ids(
+        bot("stock.picking", "search_read", DONE_WITH_REF, fields=["name"], order="carrier_id desc, id desc", limit=3)
+    ) == [26, 22, 25]
 
 
 def test_keyset_pages_when_many_records_share_one_second(sim, bot):
     clock = FrozenClock(datetime(2026, 11, 26, 10, 0, 0, 1), step=timedelta(microseconds=10))
     sim.clock = clock
-    created = [sim.create("stock.picking", {"partner_id": 45, "state": "done", "carrier_tracking_ref": f"{i:010d}"})
-               for i in range(7)]
+    created = [
+        sim.create("stock.picking", {"partner_id": 45, "state": "done", "carrier_tracking_ref": f"{i:010d}"})
+        for i in range(7)
+    ]
     cursor = [["id", "in", created]]
     first = bot("stock.picking", "search_read", cursor, fields=["write_date"], order="write_date asc, id asc", limit=3)
     assert {r["write_date"] for r in first} == {"2026-11-26 10:00:00"}
@@ -217,10 +230,22 @@ def test_long_transaction_commits_with_an_older_write_date(sim, bot):
 def test_write_bumps_write_date_but_chatter_does_not(sim, bot):
     sim.clock = FrozenClock(datetime(2026, 11, 26, 9, 30, 0, 5))
     before = sim.get("stock.picking", 20)["write_date"]
-    message_id = bot("stock.picking", "message_post", [20], body="AfterShip: <b>Delivered</b>",
-                     message_type="comment", subtype_xmlid="mail.mt_note")
-    activity = bot("stock.picking", "activity_schedule", [20], act_type_xmlid="mail.mail_activity_data_todo",
-                   summary="Check exception", user_id=ADMIN_UID)
+    message_id = bot(
+        "stock.picking",
+        "message_post",
+        [20],
+        body="AfterShip: <b>Delivered</b>",
+        message_type="comment",
+        subtype_xmlid="mail.mt_note",
+    )
+    activity = bot(
+        "stock.picking",
+        "activity_schedule",
+        [20],
+        act_type_xmlid="mail.mail_activity_data_todo",
+        summary="Check exception",
+        user_id=ADMIN_UID,
+    )
     assert sim.get("stock.picking", 20)["write_date"] == before
     [message] = sim.messages_for("stock.picking", 20)
     assert message["id"] == message_id and message["body"] == "AfterShip: &lt;b&gt;Delivered&lt;/b&gt;"
@@ -238,15 +263,20 @@ def test_message_post_is_keyword_only_and_needs_one_record(bot):
         bot("stock.picking", "message_post", [20], "body", "subject")
     assert positional.value.message == (
         "MailThread.message_post() takes 1 positional argument but 3 positional arguments "
-        "(and 2 keyword-only arguments) were given")
+        "(and 2 keyword-only arguments) were given"
+    )
     with pytest.raises(OdooError) as many:
         bot("stock.picking", "message_post", [20, 21], body="x")
     assert many.value.message == "Expected singleton: stock.picking(20, 21)"
 
 
 def test_mail_activity_create_needs_a_document_model(bot, sim):
-    created = bot("mail.activity", "create", {"res_id": 29, "activity_type_id": 4, "summary": "Call carrier"},
-                  context={"default_res_model": "stock.picking"})
+    created = bot(
+        "mail.activity",
+        "create",
+        {"res_id": 29, "activity_type_id": 4, "summary": "Call carrier"},
+        context={"default_res_model": "stock.picking"},
+    )
     assert sim.get("mail.activity", created)["res_model_id"] == 522
     pair = [{"res_model_id": 522, "res_id": 29, "summary": "a"}, {"res_model_id": 522, "res_id": 29, "summary": "b"}]
     assert bot("mail.activity", "create", pair) == [created + 1, created + 2]
@@ -271,18 +301,29 @@ def test_read_drops_missing_ids_but_write_and_unlink_raise(bot, admin):
 
 def test_many2one_values_and_empty_values(bot):
     [row] = bot("stock.picking", "read", [29], fields=["sale_id", "partner_id", "origin", "date_done", "user_id"])
-    assert row == {"id": 29, "sale_id": False, "partner_id": [53, "Hamburg Hafen AG"],
-                   "origin": "Replacement for damaged parcel", "date_done": "2026-11-25 01:36:39", "user_id": False}
+    assert row == {
+        "id": 29,
+        "sale_id": False,
+        "partner_id": [53, "Hamburg Hafen AG"],
+        "origin": "Replacement for damaged parcel",
+        "date_done": "2026-11-25 01:36:39",
+        "user_id": False,
+    }
     [bare] = bot("stock.picking", "read", [24], fields=["partner_id", "carrier_id"], load=None)
     assert bare == {"id": 24, "partner_id": 55, "carrier_id": 4}
     [partner] = bot("res.partner", "read", [55], fields=["display_name", "state_id", "country_code"])
-    assert partner == {"id": 55, "display_name": "株式会社サクラ商事, 大阪倉庫", "state_id": [233, "Osaka (JP)"],
-                       "country_code": "JP"}
+    assert partner == {
+        "id": 55,
+        "display_name": "株式会社サクラ商事, 大阪倉庫",
+        "state_id": [233, "Osaka (JP)"],
+        "country_code": "JP",
+    }
 
 
 def test_every_iso_country_resolves_with_odoo_ids(bot):
-    countries = bot("res.country", "search_read", [["code", "in", ["NZ", "GB", "US", "XK"]]], fields=["code"],
-                    order="code")
+    countries = bot(
+        "res.country", "search_read", [["code", "in", ["NZ", "GB", "US", "XK"]]], fields=["code"], order="code"
+    )
     assert [(c["code"], c["id"]) for c in countries] == [("GB", 231), ("NZ", 170), ("US", 233), ("XK", 245)]
     assert bot("res.country", "search_count", []) == 250
 
@@ -308,7 +349,10 @@ def test_rotated_revoked_and_expired_keys(sim):
     with pytest.raises(OdooError) as revoked:
         Client(sim)("stock.picking", "search_count", [])
     assert (revoked.value.name, revoked.value.message, revoked.value.data["arguments"]) == (
-        "odoo.exceptions.AccessDenied", "Access Denied", ["Access Denied"])
+        "odoo.exceptions.AccessDenied",
+        "Access Denied",
+        ["Access Denied"],
+    )
     assert revoked.value.data["debug"].startswith("Traceback (most recent call last):")
     assert Client(sim).rpc("common", "authenticate", "odoo18", "aftership-bot", BOT_API_KEY, {})["result"] is False
     sim.clock = FrozenClock(datetime(2026, 12, 1))
@@ -427,8 +471,15 @@ def test_xmlrpc_results_and_fault_codes(sim):
     common = xmlrpc.client.ServerProxy(f"{sim.url}/xmlrpc/2/common")
     assert common.authenticate("odoo18", "aftership-bot", BOT_API_KEY, {}) == BOT_UID
     proxy = xmlrpc.client.ServerProxy(f"{sim.url}/xmlrpc/2/object")
-    rows = proxy.execute_kw("odoo18", BOT_UID, BOT_API_KEY, "stock.picking", "search_read", [[["id", "=", 20]]],
-                            {"fields": ["write_date", "partner_id"]})
+    rows = proxy.execute_kw(
+        "odoo18",
+        BOT_UID,
+        BOT_API_KEY,
+        "stock.picking",
+        "search_read",
+        [[["id", "=", 20]]],
+        {"fields": ["write_date", "partner_id"]},
+    )
     assert rows == [{"id": 20, "write_date": "2026-11-25 01:36:28", "partner_id": [45, "Müller Logistik GmbH"]}]
     expected = {
         3: ("stock.picking", "search_count", [[]], "wrong-key"),
@@ -480,8 +531,12 @@ def test_latency_and_serialization_failures(sim, bot):
 
 
 def test_json2_is_not_served_by_odoo_18(sim):
-    response = requests.post(f"{sim.url}/json/2/stock.picking/search_read", json={},
-                             headers={"Authorization": f"bearer {BOT_API_KEY}"}, timeout=5)
+    response = requests.post(
+        f"{sim.url}/json/2/stock.picking/search_read",
+        json={},
+        headers={"Authorization": f"bearer {BOT_API_KEY}"},
+        timeout=5,
+    )
     assert response.status_code == 404 and response.headers["Content-Type"] == "text/html; charset=utf-8"
     assert "<title>404 Not Found</title>" in response.text
     assert requests.get(f"{sim.url}/web/version", timeout=5).status_code == 404
@@ -508,11 +563,20 @@ def json2(sim: OdooSimulator, model: str, method: str, key: str | None = BOT_API
 
 
 def test_json2_happy_path(sim19):
-    found = json2(sim19, "stock.picking", "search_read", domain=DONE_WITH_REF, fields=["name", "carrier_id"],
-                  order="write_date asc, id asc", limit=2)
+    found = json2(
+        sim19,
+        "stock.picking",
+        "search_read",
+        domain=DONE_WITH_REF,
+        fields=["name", "carrier_id"],
+        order="write_date asc, id asc",
+        limit=2,
+    )
     assert found.status_code == 200
-    assert found.json() == [{"id": 20, "name": "WH/OUT/00015", "carrier_id": [4, "DHL Express"]},
-                            {"id": 21, "name": "WH/OUT/00016", "carrier_id": [5, "FedEx"]}]
+    assert found.json() == [
+        {"id": 20, "name": "WH/OUT/00015", "carrier_id": [4, "DHL Express"]},
+        {"id": 21, "name": "WH/OUT/00016", "carrier_id": [5, "FedEx"]},
+    ]
     assert json2(sim19, "stock.picking", "write", ids=[20], vals={"x_aftership_status": "Delivered"}).json() is True
     message = json2(sim19, "stock.picking", "message_post", ids=[20], body="Delivered").json()
     assert isinstance(message, list) and len(message) == 1  # recordsets come back as ids, not one id
@@ -527,25 +591,88 @@ def test_json2_happy_path(sim19):
     ("model", "method", "key", "body", "status", "name", "message"),
     [
         ("stock.picking", "search_read", "not-a-key", {}, 401, "werkzeug.exceptions.Unauthorized", "Invalid apikey"),
-        ("stock.picking", "search_read", None, {}, 401, "werkzeug.exceptions.Unauthorized",
-         'User not authenticated, use the "Authorization" header'),
+        (
+            "stock.picking",
+            "search_read",
+            None,
+            {},
+            401,
+            "werkzeug.exceptions.Unauthorized",
+            'User not authenticated, use the "Authorization" header',
+        ),
         ("x.nope", "search", BOT_API_KEY, {}, 404, "werkzeug.exceptions.NotFound", "the model 'x.nope' does not exist"),
-        ("stock.picking", "nope", BOT_API_KEY, {}, 404, "werkzeug.exceptions.NotFound",
-         "The method 'stock.picking.nope' does not exist"),
-        ("stock.picking", "search", BOT_API_KEY, {"ids": [20], "domain": []}, 422,
-         "werkzeug.exceptions.UnprocessableEntity", "cannot call stock.picking.search with ids"),
-        ("stock.picking", "write", BOT_API_KEY, {"ids": [20], "values": {}}, 422,
-         "werkzeug.exceptions.UnprocessableEntity", "missing a required argument: 'vals'"),
-        ("stock.picking", "_action_done", BOT_API_KEY, {"ids": [20]}, 403, "odoo.exceptions.AccessError",
-         "Private methods (such as 'stock.picking._action_done') cannot be called remotely."),
-        ("res.country", "write", BOT_API_KEY, {"ids": [31], "vals": {"name": "x"}}, 403,
-         "odoo.exceptions.AccessError", None),
-        ("stock.picking", "write", BOT_API_KEY, {"ids": [999], "vals": {"name": "x"}}, 404,
-         "odoo.exceptions.MissingError", None),
-        ("mail.activity", "create", BOT_API_KEY, {"vals_list": [{"summary": "x"}]}, 422,
-         "odoo.exceptions.ValidationError", None),
-        ("stock.picking", "read", BOT_API_KEY, {"ids": [20], "fields": ["nope"]}, 500, "builtins.ValueError",
-         "Invalid field 'nope' on model 'stock.picking'"),
+        (
+            "stock.picking",
+            "nope",
+            BOT_API_KEY,
+            {},
+            404,
+            "werkzeug.exceptions.NotFound",
+            "The method 'stock.picking.nope' does not exist",
+        ),
+        (
+            "stock.picking",
+            "search",
+            BOT_API_KEY,
+            {"ids": [20], "domain": []},
+            422,
+            "werkzeug.exceptions.UnprocessableEntity",
+            "cannot call stock.picking.search with ids",
+        ),
+        (
+            "stock.picking",
+            "write",
+            BOT_API_KEY,
+            {"ids": [20], "values": {}},
+            422,
+            "werkzeug.exceptions.UnprocessableEntity",
+            "missing a required argument: 'vals'",
+        ),
+        (
+            "stock.picking",
+            "_action_done",
+            BOT_API_KEY,
+            {"ids": [20]},
+            403,
+            "odoo.exceptions.AccessError",
+            "Private methods (such as 'stock.picking._action_done') cannot be called remotely.",
+        ),
+        (
+            "res.country",
+            "write",
+            BOT_API_KEY,
+            {"ids": [31], "vals": {"name": "x"}},
+            403,
+            "odoo.exceptions.AccessError",
+            None,
+        ),
+        (
+            "stock.picking",
+            "write",
+            BOT_API_KEY,
+            {"ids": [999], "vals": {"name": "x"}},
+            404,
+            "odoo.exceptions.MissingError",
+            None,
+        ),
+        (
+            "mail.activity",
+            "create",
+            BOT_API_KEY,
+            {"vals_list": [{"summary": "x"}]},
+            422,
+            "odoo.exceptions.ValidationError",
+            None,
+        ),
+        (
+            "stock.picking",
+            "read",
+            BOT_API_KEY,
+            {"ids": [20], "fields": ["nope"]},
+            500,
+            "builtins.ValueError",
+            "Invalid field 'nope' on model 'stock.picking'",
+        ),
     ],
 )
 def test_json2_errors(sim19, model, method, key, body, status, name, message):
@@ -566,8 +693,12 @@ def test_json2_rejects_bodies_that_are_not_json_objects(sim19):
     headers = {"Authorization": f"bearer {BOT_API_KEY}", "Content-Type": "application/json"}
     broken = requests.post(f"{sim19.url}/json/2/res.partner/search", data="{nope", headers=headers, timeout=5)
     assert broken.status_code == 400 and broken.json()["message"].startswith("could not parse the body as json")
-    wrong_type = requests.post(f"{sim19.url}/json/2/res.partner/search", data="{}",
-                               headers={**headers, "Content-Type": "text/plain"}, timeout=5)
+    wrong_type = requests.post(
+        f"{sim19.url}/json/2/res.partner/search",
+        data="{}",
+        headers={**headers, "Content-Type": "text/plain"},
+        timeout=5,
+    )
     assert wrong_type.status_code == 400 and wrong_type.headers["Content-Type"].startswith("text/html")
     elsewhere = requests.get(f"{sim19.url}/json/2/res.partner", headers=headers, timeout=5)
     assert elsewhere.status_code == 404

@@ -64,16 +64,36 @@ class WebhookReceiver(SimulatorServer):
         payload = json.loads(request.body)
         seen = requests.post(
             f"{self.odoo.url}/jsonrpc",
-            json={"jsonrpc": "2.0", "method": "call", "id": 1, "params": {
-                "service": "object", "method": "execute_kw",
-                "args": ["odoo18", 8, BOT_API_KEY, payload["_model"], "read", [[payload["_id"]]],
-                         {"fields": ["name", "state", "carrier_tracking_ref", "write_date", "date_done"]}]}},
+            json={
+                "jsonrpc": "2.0",
+                "method": "call",
+                "id": 1,
+                "params": {
+                    "service": "object",
+                    "method": "execute_kw",
+                    "args": [
+                        "odoo18",
+                        8,
+                        BOT_API_KEY,
+                        payload["_model"],
+                        "read",
+                        [[payload["_id"]]],
+                        {"fields": ["name", "state", "carrier_tracking_ref", "write_date", "date_done"]},
+                    ],
+                },
+            },
             timeout=5,
         ).json()["result"]
-        self.received.append({
-            "method": request.method, "path": request.path, "headers": dict(request.headers.items()),
-            "body": request.body, "arrived": arrived, "seen_on_arrival": seen,
-        })
+        self.received.append(
+            {
+                "method": request.method,
+                "path": request.path,
+                "headers": dict(request.headers.items()),
+                "body": request.body,
+                "arrived": arrived,
+                "seen_on_arrival": seen,
+            }
+        )
         if request.path.startswith("/slow"):
             time.sleep(self.slow_seconds)
         return Response.json({"ok": True})
@@ -98,8 +118,11 @@ def replay(world: dict[str, Any], name: str) -> requests.Response:
         raw = raw.replace(RECORDED_HOOK_URL, f"{world['receiver'].url}/odoo/webhook/stock-picking")
     sent = time.time()
     response = requests.request(
-        method, world["sim"].url + path, data=raw.encode("utf-8") if raw is not None else None,
-        headers=transcript["request_headers"], timeout=10,
+        method,
+        world["sim"].url + path,
+        data=raw.encode("utf-8") if raw is not None else None,
+        headers=transcript["request_headers"],
+        timeout=10,
     )
     world["timing"][name] = (sent, time.time())
     return response
@@ -162,7 +185,8 @@ def test_transcript(world, name):
 def test_replay_covers_every_request_transcript():
     assert len(FILES) == 64
     assert [n for n in FILES if n not in REPLAYED] == [
-        "62_automation_webhook.json", "63_automation_webhook_slow_receiver.json",
+        "62_automation_webhook.json",
+        "63_automation_webhook_slow_receiver.json",
         "64_automation_webhook_receiver_down.json",
     ]
 
@@ -193,9 +217,20 @@ def test_62_webhook_payload_and_before_commit_visibility(world):
 
 
 def _point_automation_to(world: dict[str, Any], url: str) -> None:
-    answer = requests.post(f"{world['sim'].url}/jsonrpc", json={
-        "jsonrpc": "2.0", "method": "call", "id": 1, "params": {"service": "object", "method": "execute_kw", "args": [
-            "odoo18", 2, "OdooAdmin18", "ir.actions.server", "write", [[455], {"webhook_url": url}]]}}, timeout=5)
+    answer = requests.post(
+        f"{world['sim'].url}/jsonrpc",
+        json={
+            "jsonrpc": "2.0",
+            "method": "call",
+            "id": 1,
+            "params": {
+                "service": "object",
+                "method": "execute_kw",
+                "args": ["odoo18", 2, "OdooAdmin18", "ir.actions.server", "write", [[455], {"webhook_url": url}]],
+            },
+        },
+        timeout=5,
+    )
     assert answer.json()["result"] is True
 
 
@@ -203,9 +238,16 @@ def _validate_over_rpc(world: dict[str, Any], picking_id: int) -> tuple[Any, flo
     started = time.monotonic()
     context = {"context": {"skip_sms": True}}
     args = ["odoo18", 8, BOT_API_KEY, "stock.picking", "button_validate", [[picking_id]], context]
-    answer = requests.post(f"{world['sim'].url}/jsonrpc", json={
-        "jsonrpc": "2.0", "method": "call", "id": 9002,
-        "params": {"service": "object", "method": "execute_kw", "args": args}}, timeout=10).json()
+    answer = requests.post(
+        f"{world['sim'].url}/jsonrpc",
+        json={
+            "jsonrpc": "2.0",
+            "method": "call",
+            "id": 9002,
+            "params": {"service": "object", "method": "execute_kw", "args": args},
+        },
+        timeout=10,
+    ).json()
     return answer, time.monotonic() - started
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from sync.jobs import jobs_drain, jobs_dispatch
+from sync.jobs import jobs_dispatch, jobs_drain
 from sync.models import CarrierMapping, JobAttempt, JobState, ServiceState, Shipment, ShipmentStatus, SyncJob
 from sync.pull import deliveries_intake
 from tests.factories import delivery
@@ -44,7 +44,9 @@ def test_it_creates_the_tracking_with_the_mapped_courier(aftership, aftership_cl
     assert stats.outcomes == {"done": 1}
 
 
-def test_each_parcel_of_a_multi_parcel_delivery_gets_its_own_tracking(aftership, aftership_client_factory, carrier_mappings):
+def test_each_parcel_of_a_multi_parcel_delivery_gets_its_own_tracking(
+    aftership, aftership_client_factory, carrier_mappings
+):
     deliveries_intake([delivery(22, "1Z999AA10123456784,1Z999AA10123456785", carrier_id=6)])
 
     drain(aftership_client_factory)
@@ -54,7 +56,9 @@ def test_each_parcel_of_a_multi_parcel_delivery_gets_its_own_tracking(aftership,
     assert Shipment.objects.filter(picking_id=22).exclude(aftership_id="").count() == 2
 
 
-def test_taking_a_delivery_in_twice_never_queues_a_second_tracking(aftership, aftership_client_factory, carrier_mappings):
+def test_taking_a_delivery_in_twice_never_queues_a_second_tracking(
+    aftership, aftership_client_factory, carrier_mappings
+):
     deliveries_intake([delivery(20, "4815162342")])
     deliveries_intake([delivery(20, "4815162342")])  # a re-pull while the job is still waiting
     assert SyncJob.objects.count() == 1

@@ -124,7 +124,7 @@ def test_consecutive_failures_open_the_circuit_for_a_growing_pause(backend):
 
 
 def test_a_success_closes_the_circuit(backend):
-    rl, clock = limiter(backend, namespace="t9", breaker_threshold=2)
+    rl, _ = limiter(backend, namespace="t9", breaker_threshold=2)
     rl.report("create_tracking", ok=False)
     rl.report("create_tracking", ok=True)
     assert rl.report("create_tracking", ok=False) == 0  # the streak started again

@@ -55,7 +55,10 @@ def test_it_refuses_a_wrong_or_missing_token(client, token):
         (b"this is { not json", "The body is not JSON."),
         (b'{"_model": "sale.order", "_id": 34}', "Expected the notification of a stock.picking with its id (_id)."),
         (b'{"_model": "stock.picking"}', "Expected the notification of a stock.picking with its id (_id)."),
-        (b'{"_model": "stock.picking", "_id": "30"}', "Expected the notification of a stock.picking with its id (_id)."),
+        (
+            b'{"_model": "stock.picking", "_id": "30"}',
+            "Expected the notification of a stock.picking with its id (_id).",
+        ),
         (b"[30]", "Expected the notification of a stock.picking with its id (_id)."),
     ],
 )
