@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils.html import format_html
@@ -371,6 +374,24 @@ class SyncCursorAdmin(ReadOnlyAdmin):
 @admin.register(ServiceState)
 class ServiceStateAdmin(ReadOnlyAdmin):
     list_display = ["service", "credentials_ok", "paused_since", "paused_reason", "last_ok_at", "last_error_at"]
+    change_list_template = "admin/sync/servicestate_changelist.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.test_connections)
+        return [path("test/", view, name="sync_test_connections"), *super().get_urls()]
+
+    def test_connections(self, request):
+        """Call Odoo and AfterShip once each with the portal's credentials (GET shows, POST repeats)."""
+        if not request.user.has_perm(RESYNC_PERMISSION):
+            raise PermissionDenied
+        from .connection import aftership_probe, odoo_probe
+
+        results = []
+        for name, probe in (("Odoo", odoo_probe), ("AfterShip", aftership_probe)):
+            result = probe()
+            results.append({"name": name, "ok": result.ok, "message": result.message, "ms": result.ms})
+        context = {**self.admin_site.each_context(request), "results": results, "title": "Test connections"}
+        return TemplateResponse(request, "admin/sync/connections.html", context)
 
 
 @admin.register(ApiUsage)

@@ -331,12 +331,16 @@ class ServiceState(models.Model):
     SERVICES = [(AFTERSHIP, "AfterShip"), (ODOO, "Odoo")]
 
     service = models.CharField(max_length=20, choices=SERVICES, unique=True)
-    credentials_ok = models.BooleanField(default=True)
+    credentials_ok = models.BooleanField("credentials accepted", default=True)
     paused_reason = models.TextField(blank=True)
     paused_since = models.DateTimeField(null=True, blank=True)
     last_ok_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "connection"
+        verbose_name_plural = "connections"
 
     def __str__(self) -> str:
         return f"{self.get_service_display()}: {'ok' if self.credentials_ok else 'paused'}"
