@@ -40,7 +40,8 @@ def service_pause(service: str, reason: str) -> bool:
             f"{name} refused the portal's credentials: outbound sync paused",
             f"{name} answered: {reason}\n\n"
             "Nothing is lost: waiting work stays queued and resumes once the credentials work again. "
-            "Fix the API key in the portal's environment, restart it, then use 'Test connections' on the admin's Connections page.",
+            "Fix the API key in the portal's environment, restart it, then use 'Test connections' "
+            "on the admin's Connections page.",
             service=service,
         )
     return newly
