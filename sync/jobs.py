@@ -35,6 +35,8 @@ from .usage import usage_flush
 logger = logging.getLogger(__name__)
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+# A bucket booked further ahead than this is held (429 or open circuit), not merely busy.
+HELD_SECONDS = 2.0
 
 
 # -- outcomes ----------------------------------------------------------------------------------------
@@ -130,7 +132,9 @@ def jobs_cancel_open(shipment: Shipment) -> int:
 
 
 # -- claiming ----------------------------------------------------------------------------------------
-def jobs_claim(*, kinds: list[str], limit: int = 1, worker: str = WORKER_ID) -> list[SyncJob]:
+def jobs_claim(
+    *, kinds: list[str], limit: int = 1, worker: str = WORKER_ID, exclude: set[int] | None = None
+) -> list[SyncJob]:
     """Take up to `limit` due jobs for this worker; no two workers ever hold the same job."""
     if not kinds:
         return []
@@ -139,6 +143,8 @@ def jobs_claim(*, kinds: list[str], limit: int = 1, worker: str = WORKER_ID) -> 
         due = SyncJob.objects.filter(state=JobState.PENDING, next_attempt_at__lte=now, kind__in=kinds).order_by(
             "next_attempt_at", "id"
         )
+        if exclude:
+            due = due.exclude(id__in=exclude)
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         ids = list(due.values_list("id", flat=True)[:limit])
@@ -387,11 +393,17 @@ def jobs_drain(
     worker: str = WORKER_ID,
     on_job: Callable[[DrainStats], None] | None = None,
     stop: threading.Event | None = None,
+    once: bool = False,
 ) -> DrainStats:
-    """Run due jobs until none are left or the time budget is spent; `threads` > 1 runs several at once."""
+    """Run due jobs until none are left or the time budget is spent; `threads` > 1 runs several at once.
+
+    With `once`, each job runs at most once in this drain (a command in the foreground reports and exits
+    rather than waiting out the backoff of failing jobs).
+    """
     deadline = time.monotonic() + (budget_seconds or settings.SYNC_DRAIN_BUDGET_SECONDS)
     stats = DrainStats()
     lock = threading.Lock()
+    seen: set[int] | None = set() if once else None
 
     def loop(in_thread: bool) -> None:
         clients = _Clients(aftership_factory, odoo_factory)
@@ -399,8 +411,12 @@ def jobs_drain(
             while time.monotonic() < deadline and not (stop and stop.is_set()):
                 paused = _paused_services()
                 if ServiceState.ODOO not in paused:
-                    batch = jobs_claim(kinds=[JobKind.PICKING_SYNC], limit=settings.SYNC_PAGE_SIZE, worker=worker)
+                    batch = jobs_claim(
+                        kinds=[JobKind.PICKING_SYNC], limit=settings.SYNC_PAGE_SIZE, worker=worker, exclude=seen
+                    )
                     if batch:
+                        if seen is not None:
+                            seen.update(job.id for job in batch)
                         picking_syncs_execute(batch, clients)
                         with lock:
                             stats.count("picking_sync")
@@ -408,9 +424,18 @@ def jobs_drain(
                                 on_job(stats)
                         continue
                 kinds = [] if ServiceState.AFTERSHIP in paused else [JobKind.CREATE_TRACKING]
-                claimed = jobs_claim(kinds=kinds, limit=1, worker=worker)
+                claimed = jobs_claim(kinds=kinds, limit=1, worker=worker, exclude=seen)
                 if not claimed:
                     break
+                if (held := clients.aftership.limiter.held_for("create_tracking")) > HELD_SECONDS:
+                    # AfterShip is down (open circuit) or said 429: put the job back untouched and wait.
+                    _apply(claimed[0], Outcome.wait("Waiting: AfterShip is not answering", timezone.now()))
+                    if once:
+                        break
+                    time.sleep(min(held, max(deadline - time.monotonic(), 0)))
+                    continue
+                if seen is not None:
+                    seen.add(claimed[0].id)
                 outcome = job_execute(claimed[0], clients)
                 with lock:
                     stats.count(outcome.kind)

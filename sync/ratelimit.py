@@ -51,6 +51,9 @@ class Backend(Protocol):
     def failure(self, key: str) -> int:
         """Count a transient failure in a row; returns the streak."""
 
+    def next_free(self, key: str) -> float:
+        """The bucket's next free slot (Unix time), without booking it."""
+
     def success(self, key: str) -> None:
         """End a failure streak."""
 
@@ -103,8 +106,13 @@ class DatabaseBackend:
             cursor.execute(sql, [key])
             return cursor.fetchone()[0]
 
+    def next_free(self, key: str) -> float:
+        return RateLimitSlot.objects.filter(key=key).values_list("next_free", flat=True).first() or 0.0
+
     def success(self, key: str) -> None:
-        RateLimitSlot.objects.filter(key=key, failures__gt=0).update(failures=0)
+        # Read first: almost every call succeeds, and a read takes no write lock.
+        if RateLimitSlot.objects.filter(key=key, failures__gt=0).exists():
+            RateLimitSlot.objects.filter(key=key).update(failures=0)
 
 
 _RESERVE_LUA = """
@@ -159,6 +167,9 @@ class RedisBackend:
     def success(self, key: str) -> None:
         self.redis.delete(f"shiptrack:failures:{key}")
 
+    def next_free(self, key: str) -> float:
+        return float(self.redis.get(f"shiptrack:rl:{key}") or 0)
+
 
 class RateLimiter:
     """Spaces calls per bucket at `rate * headroom` per second and enforces the plan's daily quota."""
@@ -186,9 +197,6 @@ class RateLimiter:
         self.tolerance = tolerance
         self.breaker_threshold = breaker_threshold
         self.breaker_max_hold = breaker_max_hold
-        # Buckets this process saw failing: only those need their shared streak reset on success, which
-        # keeps a database write off every successful call.
-        self._failing: set[str] = set()
         self.namespace = namespace
         self.clock = clock
         self.sleep = sleep
@@ -205,6 +213,12 @@ class RateLimiter:
                 tomorrow = (today + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
                 raise QuotaExhausted(self.daily_quota, tomorrow)
         waited = 0.0
+        circuit_wait = self.backend.next_free(self._circuit) - self.clock()
+        if circuit_wait > self.max_wait:
+            raise RateLimitBusy(bucket, circuit_wait)
+        if circuit_wait > 0:
+            self.sleep(circuit_wait)
+            waited += circuit_wait
         for _ in range(3):
             now = self.clock()
             slot = self.backend.reserve(f"{self.namespace}:{bucket}", self.interval(bucket), now, self.max_wait)
@@ -219,21 +233,27 @@ class RateLimiter:
                 break
         return waited
 
+    @property
+    def _circuit(self) -> str:
+        return f"{self.namespace}:circuit"
+
     def report(self, bucket: str, *, ok: bool) -> float:
-        """How a call went. Returns the pause now imposed on the bucket (0 while the service works)."""
-        key = f"{self.namespace}:{bucket}"
+        """How a call to any endpoint went. Returns the pause now imposed on every call (0 while it works)."""
+        key = self._circuit
         if ok:
-            if key in self._failing:
-                self._failing.discard(key)
-                self.backend.success(key)
+            self.backend.success(key)
             return 0.0
-        self._failing.add(key)
         streak = self.backend.failure(key)
         if streak < self.breaker_threshold:
             return 0.0
         hold = min(2.0 ** (streak - self.breaker_threshold), self.breaker_max_hold)
         self.backend.push_back(key, self.clock() + hold)
         return hold
+
+    def held_for(self, bucket: str) -> float:
+        """Seconds until a call may go: more than a moment means a 429 on the bucket or an open circuit."""
+        until = max(self.backend.next_free(f"{self.namespace}:{bucket}"), self.backend.next_free(self._circuit))
+        return max(until - self.clock(), 0.0)
 
     def hold_until(self, bucket: str, until: float) -> None:
         """AfterShip said 429: nobody calls this bucket again before `until` (Unix time)."""

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.django_db
 
 
 def drain(factory, **kwargs):
-    return jobs_drain(aftership_factory=factory, odoo_factory=lambda: None, budget_seconds=30, **kwargs)
+    kwargs.setdefault("budget_seconds", 30)
+    return jobs_drain(aftership_factory=factory, odoo_factory=lambda: None, **kwargs)
 
 
 def make_due():
@@ -239,3 +240,17 @@ def test_outbound_resumes_when_the_key_works_again(aftership, aftership_client_f
     assert ServiceState.objects.get(service="aftership").credentials_ok
     drain(aftership_client_factory)
     assert Shipment.objects.get().is_tracked
+
+
+def test_an_outage_costs_a_few_probing_calls_not_the_whole_backlog(
+    aftership, aftership_client_factory, carrier_mappings
+):
+    aftership.faults.outage = True
+    deliveries_intake([delivery(600 + i, f"{4815180000 + i}") for i in range(30)])
+
+    drain(aftership_client_factory, threads=1, budget_seconds=4)
+
+    attempted = SyncJob.objects.filter(attempts__gt=0).count()
+    assert 3 <= attempted <= 8  # the circuit opened after a few failures in a row
+    assert SyncJob.objects.filter(attempts=0, state=JobState.PENDING).count() == 30 - attempted
+    assert len(aftership.requests_to("/tracking/2026-07")) == attempted

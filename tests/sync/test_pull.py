@@ -218,15 +218,21 @@ def test_a_push_for_a_delivery_that_never_commits_is_left_to_the_pull(odoo, odoo
     assert job.last_outcome == "delivery is assigned in Odoo after 3 reads; the scheduled pull will take it in"
 
 
-def test_pushed_deliveries_are_read_in_one_batch(odoo, odoo_client):
+def test_pushed_deliveries_are_read_in_one_batch_then_tracked(
+    odoo, odoo_client, aftership, aftership_client_factory, carrier_mappings
+):
     for picking_id in (20, 21, 22, 23, 24):
         push_receive({"_model": "stock.picking", "_id": picking_id})
 
-    jobs_drain(odoo_factory=lambda: odoo_client, aftership_factory=lambda: None, budget_seconds=10)
+    jobs_drain(odoo_factory=lambda: odoo_client, aftership_factory=aftership_client_factory, budget_seconds=10)
 
     assert object_calls(odoo).count(("stock.picking", "search_read")) == 1
     assert len(parcels()) == 6
-    assert set(SyncJob.objects.filter(kind=JobKind.PICKING_SYNC).values_list("state", flat=True)) == {JobState.DONE}
+    assert set(SyncJob.objects.values_list("kind", "state").distinct()) == {
+        (JobKind.PICKING_SYNC, JobState.DONE),
+        (JobKind.CREATE_TRACKING, JobState.DONE),
+    }
+    assert len(aftership.trackings) == 6
 
 
 def test_odoo_down_during_a_push_read_retries_with_backoff(odoo, odoo_client):

@@ -128,3 +128,11 @@ def test_a_success_closes_the_circuit(backend):
     rl.report("create_tracking", ok=False)
     rl.report("create_tracking", ok=True)
     assert rl.report("create_tracking", ok=False) == 0  # the streak started again
+
+
+def test_a_success_from_any_worker_ends_the_streak(backend):
+    first, _ = limiter(backend, namespace="t10", breaker_threshold=2)
+    second, _ = limiter(backend, namespace="t10", breaker_threshold=2)
+    first.report("create_tracking", ok=False)
+    second.report("create_tracking", ok=True)  # AfterShip answers the other worker: it is not down
+    assert first.report("create_tracking", ok=False) == 0

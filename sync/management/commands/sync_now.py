@@ -94,20 +94,25 @@ class Command(BaseCommand):
                 done = stats.outcomes.get("done", 0)
                 self.stdout.write(f"  {stats.ran} jobs run: {done} done")
 
-        return jobs_drain(budget_seconds=24 * 3600, threads=threads, on_job=progress, stop=stop)
+        return jobs_drain(budget_seconds=24 * 3600, threads=threads, on_job=progress, stop=stop, once=True)
 
     def _summary(self, pull: PullStats, drain: DrainStats, *, stopped: bool) -> None:
+        from sync.models import OPEN_JOB_STATES, JobKind, SyncJob
+
         failed = drain.outcomes.get("fail", 0)
-        retrying = drain.outcomes.get("retry", 0)
-        waiting = drain.outcomes.get("wait", 0)
+        queued = SyncJob.objects.filter(kind=JobKind.CREATE_TRACKING, state__in=OPEN_JOB_STATES).count()
         line = (
             f"{pull.pickings} deliveries read ({pull.pages} pages, {pull.odoo_calls} Odoo calls); "
             f"{pull.shipments_new} new parcels; {drain.outcomes.get('done', 0)} jobs done, "
-            f"{failed} need review, {retrying} will be retried, {waiting} waiting; "
-            f"{pull.already_tracked} already tracked."
+            f"{failed} need review, {queued} still queued; {pull.already_tracked} already tracked."
         )
-        if failed or retrying or pull.errors or stopped:
+        if failed or queued or pull.errors or stopped:
             self.stderr.write(self.style.ERROR(("Stopped early. " if stopped else "") + line))
-            self.stderr.write("See Shipments needing review and Sync jobs in the admin for the reasons.")
+            if queued:
+                self.stderr.write(
+                    "Queued trackings are retried by the workers; see Sync jobs in the admin for the last error."
+                )
+            if failed:
+                self.stderr.write("See Shipments needing review in the admin for the reasons.")
             raise SystemExit(1)
         self.stdout.write(self.style.SUCCESS(line))
