@@ -26,6 +26,7 @@ import os
 import queue
 import random
 import statistics
+from collections import Counter
 import subprocess
 import sys
 import tempfile
@@ -104,6 +105,16 @@ def _outside_outage(stamps: list[float], outage: tuple[float, float], created: l
     return len(inside) / (end - start - overlap)
 
 
+def _median_second(stamps: list[float], outage: tuple[float, float], created: list[float]) -> float:
+    """Calls in the median 1-second window (AfterShip's fixed windows) of the main wave, outside the outage."""
+    if len(created) < 2:
+        return 0.0
+    start, end = int(min(stamps)), int(created[int(len(created) * 0.97) - 1])
+    bins = Counter(int(s) for s in stamps)
+    seconds = [bins[t] for t in range(start, end + 1) if not outage[0] - 1 < t < outage[1] + 1]
+    return statistics.median(seconds) if seconds else 0.0
+
+
 def _figures(aftership: AfterShipControl, started: float, args) -> dict:
     report = aftership.call("report")
     calls = sorted(at for at, _status in report["posts"])
@@ -111,6 +122,7 @@ def _figures(aftership: AfterShipControl, started: float, args) -> dict:
     outage = (started + args.outage_at, started + args.outage_at + args.outage)
     return {
         "created": len(created),
+        "calls_median": _median_second(calls, outage, created),
         "calls_rate": _outside_outage(calls, outage, created),
         "created_rate": _outside_outage(created, outage, created),
         "busiest": _busiest_second(calls),
@@ -397,6 +409,7 @@ def main(argv: list[str] | None = None) -> None:
 
     rows = [
         ("trackings created", "created", "{}"),
+        ("calls in the median second *", "calls_median", "{:.0f}"),
         ("POST /trackings calls/s *", "calls_rate", "{:.1f}"),
         ("trackings created/s *", "created_rate", "{:.1f}"),
         ("most calls in any 1 s span", "busiest", "{}"),

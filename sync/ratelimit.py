@@ -184,7 +184,7 @@ class RateLimiter:
         max_wait: float = 30.0,
         tolerance: float = 0.015,
         breaker_threshold: int = 3,
-        breaker_max_hold: float = 10.0,
+        breaker_max_hold: float = 5.0,
         namespace: str = "aftership",
         clock=time.time,
         sleep=time.sleep,
