@@ -26,12 +26,12 @@ import os
 import queue
 import random
 import statistics
-from collections import Counter
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
