@@ -54,6 +54,10 @@ def service_resume(service: str) -> bool:
     )
     if updated:
         logger.warning("outbound calls resumed", extra={"service": service})
+        if service == ServiceState.AFTERSHIP:
+            from .jobs import jobs_release_after_outage
+
+            jobs_release_after_outage()
     return bool(updated)
 
 

@@ -458,6 +458,20 @@ def jobs_drain(
     return stats
 
 
+def jobs_release_after_outage() -> int:
+    """AfterShip answers again: tracking jobs waiting out a backoff (or a credentials pause) go now.
+
+    Backoff spares a service that is down; once it is back, the rate limiter spaces the retries.
+    """
+    count = SyncJob.objects.filter(
+        kind=JobKind.CREATE_TRACKING, state=JobState.PENDING, next_attempt_at__gt=timezone.now()
+    ).update(next_attempt_at=timezone.now())
+    if count:
+        logger.warning("AfterShip answers again: retrying waiting trackings now", extra={"jobs": count})
+        transaction.on_commit(lambda: jobs_ring(count))
+    return count
+
+
 def jobs_recover_stale() -> int:
     """Jobs whose worker died mid-run (lease expired) go back to the queue."""
     now = timezone.now()

@@ -9,6 +9,7 @@ when `REDIS_URL` is set, else in the database; the plan's daily quota is counted
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -54,8 +55,8 @@ class Backend(Protocol):
     def next_free(self, key: str) -> float:
         """The bucket's next free slot (Unix time), without booking it."""
 
-    def success(self, key: str) -> None:
-        """End a failure streak."""
+    def success(self, key: str) -> int:
+        """End a failure streak; returns how long it was."""
 
 
 class DatabaseBackend:
@@ -109,10 +110,12 @@ class DatabaseBackend:
     def next_free(self, key: str) -> float:
         return RateLimitSlot.objects.filter(key=key).values_list("next_free", flat=True).first() or 0.0
 
-    def success(self, key: str) -> None:
+    def success(self, key: str) -> int:
         # Read first: almost every call succeeds, and a read takes no write lock.
-        if RateLimitSlot.objects.filter(key=key, failures__gt=0).exists():
+        streak = RateLimitSlot.objects.filter(key=key, failures__gt=0).values_list("failures", flat=True).first()
+        if streak:
             RateLimitSlot.objects.filter(key=key).update(failures=0)
+        return streak or 0
 
 
 _RESERVE_LUA = """
@@ -164,8 +167,8 @@ class RedisBackend:
         self.redis.expire(name, 600)
         return int(streak)
 
-    def success(self, key: str) -> None:
-        self.redis.delete(f"shiptrack:failures:{key}")
+    def success(self, key: str) -> int:
+        return int(self.redis.getdel(f"shiptrack:failures:{key}") or 0)
 
     def next_free(self, key: str) -> float:
         return float(self.redis.get(f"shiptrack:rl:{key}") or 0)
@@ -185,6 +188,7 @@ class RateLimiter:
         tolerance: float = 0.015,
         breaker_threshold: int = 3,
         breaker_max_hold: float = 5.0,
+        on_recovery: Callable[[], None] | None = None,
         namespace: str = "aftership",
         clock=time.time,
         sleep=time.sleep,
@@ -197,6 +201,7 @@ class RateLimiter:
         self.tolerance = tolerance
         self.breaker_threshold = breaker_threshold
         self.breaker_max_hold = breaker_max_hold
+        self.on_recovery = on_recovery
         self.namespace = namespace
         self.clock = clock
         self.sleep = sleep
@@ -241,7 +246,8 @@ class RateLimiter:
         """How a call to any endpoint went. Returns the pause now imposed on every call (0 while it works)."""
         key = self._circuit
         if ok:
-            self.backend.success(key)
+            if self.backend.success(key) >= self.breaker_threshold and self.on_recovery:
+                self.on_recovery()  # the circuit was open: AfterShip is back
             return 0.0
         streak = self.backend.failure(key)
         if streak < self.breaker_threshold:
@@ -260,11 +266,12 @@ class RateLimiter:
         self.backend.push_back(f"{self.namespace}:{bucket}", until)
 
 
-def aftership_limiter() -> RateLimiter:
+def aftership_limiter(on_recovery: Callable[[], None] | None = None) -> RateLimiter:
     backend: Backend = RedisBackend(settings.REDIS_URL) if settings.REDIS_URL else DatabaseBackend()
     return RateLimiter(
         backend,
         rates=settings.AFTERSHIP_RATE_LIMITS,
         headroom=settings.AFTERSHIP_RATE_HEADROOM,
         daily_quota=settings.AFTERSHIP_DAILY_QUOTA,
+        on_recovery=on_recovery,
     )

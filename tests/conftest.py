@@ -71,13 +71,20 @@ def carrier_mappings(db):
 def aftership_client_factory(aftership):
     """Clients as the workers make them, with a limiter of the test's own (fast, isolated)."""
     from sync.aftership import AfterShipClient
+    from sync.jobs import jobs_release_after_outage
     from sync.ratelimit import DatabaseBackend, RateLimiter
     from sync.usage import usage_record
 
     def make(**kwargs):
         limiter = kwargs.pop(
             "limiter",
-            RateLimiter(DatabaseBackend(), rates={"default": 1000}, headroom=1.0, namespace=f"test-{id(aftership)}"),
+            RateLimiter(
+                DatabaseBackend(),
+                rates={"default": 1000},
+                headroom=1.0,
+                namespace=f"test-{id(aftership)}",
+                on_recovery=jobs_release_after_outage,
+            ),
         )
         return AfterShipClient(
             base_url=aftership.url,

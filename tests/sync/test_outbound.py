@@ -254,3 +254,18 @@ def test_an_outage_costs_a_few_probing_calls_not_the_whole_backlog(
     assert 3 <= attempted <= 8  # the circuit opened after a few failures in a row
     assert SyncJob.objects.filter(attempts=0, state=JobState.PENDING).count() == 30 - attempted
     assert len(aftership.requests_to("/tracking/2026-07")) == attempted
+
+
+def test_when_aftership_answers_again_the_jobs_in_backoff_go_at_once(
+    aftership, aftership_client_factory, carrier_mappings
+):
+    aftership.faults.outage = True
+    deliveries_intake([delivery(700 + i, f"{4815190000 + i}") for i in range(10)])
+    drain(aftership_client_factory, threads=1, budget_seconds=3)
+    assert SyncJob.objects.filter(attempts__gt=0, next_attempt_at__gt=timezone.now()).exists()  # in backoff
+
+    aftership.faults.outage = False
+    drain(aftership_client_factory, threads=1, budget_seconds=15)
+
+    assert set(SyncJob.objects.values_list("state", flat=True)) == {JobState.DONE}
+    assert len(aftership.trackings) == 10
