@@ -122,6 +122,7 @@ def _figures(aftership: AfterShipControl, started: float, args) -> dict:
     outage = (started + args.outage_at, started + args.outage_at + args.outage)
     return {
         "created": len(created),
+        "to_99": (created[int(len(created) * 0.99) - 1] - started) if created else 0.0,
         "calls_median": _median_second(calls, outage, created),
         "calls_rate": _outside_outage(calls, outage, created),
         "created_rate": _outside_outage(created, outage, created),
@@ -413,6 +414,7 @@ def main(argv: list[str] | None = None) -> None:
         ("POST /trackings calls/s *", "calls_rate", "{:.1f}"),
         ("trackings created/s *", "created_rate", "{:.1f}"),
         ("most calls in any 1 s span", "busiest", "{}"),
+        ("time until 99% created", "to_99", "{:.1f} s"),
         ("time to drain", "elapsed", "{:.1f} s"),
         ("429s received", "429s", "{}"),
         ("trackings lost", "lost", "{}"),
