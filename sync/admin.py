@@ -61,6 +61,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 class MappedFilter(admin.SimpleListFilter):
     title = "mapping"
     parameter_name = "mapped"
@@ -152,27 +160,17 @@ class CarrierMappingAdmin(admin.ModelAdmin):
         return request.user.has_perm(RESYNC_PERMISSION)
 
 
-class CheckpointInline(admin.TabularInline):
+class CheckpointInline(ReadOnlyInline):
     model = Checkpoint
-    extra = 0
-    can_delete = False
     fields = ["checkpoint_time", "tag", "subtag", "location", "message"]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class JobInline(admin.TabularInline):
+class JobInline(ReadOnlyInline):
     model = SyncJob
-    extra = 0
-    can_delete = False
     fields = ["kind", "state", "attempts", "next_attempt_at", "last_outcome", "last_error"]
     readonly_fields = fields
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 class ReviewFilter(admin.SimpleListFilter):
@@ -254,15 +252,10 @@ class ShipmentAdmin(admin.ModelAdmin):
         return request.user.has_perm(RESYNC_PERMISSION)
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(ReadOnlyInline):
     model = JobAttempt
-    extra = 0
-    can_delete = False
     fields = ["started_at", "duration_ms", "outcome", "error", "worker"]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SyncJob)

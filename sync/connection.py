@@ -6,8 +6,6 @@ import logging
 import time
 from dataclasses import dataclass
 
-from django.utils import timezone
-
 from .aftership import AfterShipAuthError, AfterShipError
 from .clients import aftership_client, odoo_client
 from .health import service_error, service_pause, service_resume, service_state
@@ -38,7 +36,6 @@ def odoo_probe() -> ProbeResult:
         service_error(ServiceState.ODOO, str(exc))
         return ProbeResult("odoo", False, f"Odoo is not reachable: {exc.message}")
     service_resume(ServiceState.ODOO)
-    ServiceState.objects.filter(service=ServiceState.ODOO).update(last_ok_at=timezone.now())
     ms = int((time.monotonic() - started) * 1000)
     return ProbeResult("odoo", True, f"Connected to Odoo {version} as user #{uid}", ms)
 
@@ -57,7 +54,6 @@ def aftership_probe() -> ProbeResult:
     finally:
         client.close()
     service_resume(ServiceState.AFTERSHIP)
-    ServiceState.objects.filter(service=ServiceState.AFTERSHIP).update(last_ok_at=timezone.now())
     ms = int((time.monotonic() - started) * 1000)
     return ProbeResult("aftership", True, f"Connected to AfterShip; {len(couriers)} couriers active on the account", ms)
 

@@ -48,9 +48,10 @@ def service_pause(service: str, reason: str) -> bool:
 
 
 def service_resume(service: str) -> bool:
-    """Calls may go out again. True if the service was paused."""
+    """The service accepted our credentials: calls may go out again. True if it was paused."""
+    ServiceState.objects.update_or_create(service=service, defaults={"last_ok_at": timezone.now()})
     updated = ServiceState.objects.filter(service=service, credentials_ok=False).update(
-        credentials_ok=True, paused_reason="", paused_since=None, last_ok_at=timezone.now()
+        credentials_ok=True, paused_reason="", paused_since=None
     )
     if updated:
         logger.warning("outbound calls resumed", extra={"service": service})
