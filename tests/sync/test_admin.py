@@ -98,3 +98,19 @@ def test_the_connection_tester_says_what_is_wrong(admin_client, odoo, aftership,
     content = admin_client.get(reverse("admin:sync_test_connections")).content.decode()
     assert "AfterShip refused the API key: The API Key is invalid." in content
     assert "Odoo is not reachable: Cannot reach Odoo at http://127.0.0.1:9" in content
+
+
+def test_the_front_page_shows_what_needs_a_look(admin_client, failed_parcel):
+    content = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Sync status" in content
+    assert "2 from Odoo: 1 tracked in AfterShip" in content
+    assert "1 parcel to review" in content
+
+
+def test_the_front_page_warns_when_outbound_work_is_paused(admin_client, db):
+    from sync.health import service_pause
+
+    service_pause("aftership", "The API Key is invalid.")
+    content = admin_client.get(reverse("admin:index")).content.decode()
+    assert "AfterShip refused the portal's credentials" in content
+    assert "The API Key is invalid." in content

@@ -1,0 +1,19 @@
+"""The admin site, whose front page carries the sync status (`sync.dashboard`) above the app list."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+
+class PortalAdminSite(admin.AdminSite):
+    site_header = "Shiptrack Portal"
+    site_title = "Shiptrack"
+    index_title = "Odoo ⇄ AfterShip"
+
+    def index(self, request, extra_context=None):
+        from sync.dashboard import dashboard_summary
+
+        extra_context = dict(extra_context or {})
+        if request.user.has_perm("sync.view_shipment"):
+            extra_context["sync"] = dashboard_summary()
+        return super().index(request, extra_context)
