@@ -46,13 +46,12 @@ def redact(text: str) -> str:
 
 
 class RedactFilter(logging.Filter):
-    """Masks URL secrets in the message and its arguments before any handler formats them."""
+    """Masks URL secrets in the message, whatever its arguments are (exceptions carry URLs too)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        message = record.getMessage()
+        if "=" in message:
+            record.msg, record.args = redact(message), ()
         return True
 
 
@@ -73,7 +72,7 @@ class JsonFormatter(logging.Formatter):
         entry.update(_context(record))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return redact(json.dumps(entry, default=str, ensure_ascii=False))
 
 
 class TextFormatter(logging.Formatter):
@@ -85,4 +84,4 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         context = " ".join(f"{k}={v}" for k, v in _context(record).items())
-        return f"{line} {context}" if context else line
+        return redact(f"{line} {context}" if context else line)

@@ -123,12 +123,11 @@ def _map_carriers(odoo) -> None:
     from sync.models import CarrierMapping
 
     for carrier in odoo.records("delivery.carrier"):
-        mapping, _ = CarrierMapping.objects.get_or_create(
-            odoo_carrier_id=carrier["id"], defaults={"odoo_carrier_name": carrier["name"]}
-        )
-        if not mapping.slug and carrier["name"] in DEMO_MAPPINGS:
-            mapping.slug = DEMO_MAPPINGS[carrier["name"]]
-            mapping.save()
+        if carrier["name"] in DEMO_MAPPINGS:
+            CarrierMapping.objects.update_or_create(
+                odoo_carrier_id=carrier["id"],
+                defaults={"odoo_carrier_name": carrier["name"], "slug": DEMO_MAPPINGS[carrier["name"]]},
+            )
 
 
 def _start_simulators(env: dict[str, str]):

@@ -36,3 +36,16 @@ def test_context_does_not_leak_out_of_its_block():
     with log_context(job_id=7):
         pass
     assert "job_id" not in json.loads(render(JsonFormatter(), "idle"))
+
+
+def test_secrets_inside_exception_arguments_and_tracebacks_are_masked():
+    error = RuntimeError("500 Server Error for url: http://portal/odoo/webhook/picking?token=s3cr3t")
+    assert "s3cr3t" not in render(TextFormatter(), "Webhook call failed: %s", error)
+    try:
+        raise error
+    except RuntimeError:
+        import sys
+
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    assert "s3cr3t" not in JsonFormatter().format(record)
+    assert "s3cr3t" not in TextFormatter().format(record)
