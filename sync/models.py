@@ -315,9 +315,12 @@ class SyncCursor(models.Model):
     """Where an incremental Odoo pull stands: the newest `write_date` it has fully read."""
 
     name = models.CharField(max_length=50, unique=True)
-    write_date = models.DateTimeField(null=True, blank=True)
+    write_date = models.DateTimeField("read up to (Odoo write date)", null=True, blank=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_run_summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "pull cursor"
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.write_date}"
@@ -357,6 +360,8 @@ class ApiUsage(models.Model):
     rate_limited = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = "API usage"
+        verbose_name_plural = "API usage per hour"
         ordering = ["-hour", "service", "endpoint"]
         constraints = [models.UniqueConstraint(fields=["service", "endpoint", "hour"], name="api_usage_unique")]
 
