@@ -89,8 +89,10 @@ INSTALLED_APPS = [
     "django_q",
     "sync",
     "webhooks",
-    "simulators",
 ]
+# The simulators' management command (run_simulator), for development and the demo only.
+if env.bool("SIMULATORS_ENABLED", default=DEBUG):
+    INSTALLED_APPS.append("simulators")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -214,10 +214,10 @@ class SimulatorServer:
 
     def stop(self) -> None:
         self.on_stop()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
+        httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None

@@ -31,6 +31,9 @@ os.environ["ENV_FILE"] = "/nonexistent"
 
 from portal.settings import *  # noqa: E402,F403
 
+if "simulators" not in INSTALLED_APPS:  # noqa: F405
+    INSTALLED_APPS.append("simulators")  # noqa: F405
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
