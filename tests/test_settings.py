@@ -104,3 +104,13 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_manage_py_names_the_missing_setting_without_a_traceback(tmp_path):
+    env = {"PATH": os.environ["PATH"], "ENV_FILE": str(tmp_path / "absent.env")}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("Shiptrack Portal cannot start, settings are missing: SECRET_KEY, ODOO_URL")
