@@ -311,7 +311,7 @@ def run_portal(args, aftership: AfterShipControl, odoo) -> dict:
     }
 
 
-def measure_push(args, odoo, workdir: Path) -> str:
+def measure_push(args, odoo) -> str:
     """Odoo validates deliveries with the push automation pointing at the portal under gunicorn."""
     import socket
 
@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"[2/3] the portal: pull, then {args.threads} calls in flight through the job machinery ...", flush=True)
     portal = run_portal(args, aftership, odoo)
     print(f"[3/3] the push endpoint under gunicorn: {args.pushes} validations ...", flush=True)
-    portal["validation"] = measure_push(args, odoo, workdir)
+    portal["validation"] = measure_push(args, odoo)
 
     rows = [
         ("trackings created", "created", "{}"),

@@ -173,8 +173,6 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# Webhook endpoints are called over plain HTTP only behind a TLS-terminating proxy.
-SECURE_REDIRECT_EXEMPT = []
 
 # --- Odoo ---------------------------------------------------------------------------------------
 ODOO_URL = _url("ODOO_URL", _required("ODOO_URL"))

@@ -143,7 +143,7 @@ class AfterShipClient:
         params = {"tracking_numbers": tracking_number, "limit": 10}
         if slug:
             params["slug"] = slug
-        data = self._call("list_trackings", "GET", "/trackings", params=params)
+        data = self.list_trackings(**params)
         matches = [t for t in data.get("trackings", []) if t.get("tracking_number") == tracking_number]
         if slug:
             matches = [t for t in matches if t.get("slug") == slug] or matches
@@ -151,9 +151,6 @@ class AfterShipClient:
 
     def list_trackings(self, **params: Any) -> dict:
         return self._call("list_trackings", "GET", "/trackings", params=params)
-
-    def get_tracking(self, tracking_id: str) -> dict:
-        return self._call("get_tracking", "GET", f"/trackings/{tracking_id}")
 
     def list_couriers(self, *, active: bool | None = None) -> list[dict]:
         params = {} if active is None else {"active": "true" if active else "false"}

@@ -125,8 +125,8 @@ def _location(checkpoint: dict) -> str:
 
 def _expected_delivery(msg: dict) -> datetime | None:
     for key in ("latest_estimated_delivery", "courier_estimated_delivery_date", "aftership_estimated_delivery_date"):
-        value = msg.get(key) or {}
-        raw = value.get("datetime") or value.get("estimated_delivery_date") if isinstance(value, dict) else None
+        value = msg.get(key)
+        raw = (value.get("datetime") or value.get("estimated_delivery_date")) if isinstance(value, dict) else None
         if raw:
             parsed = _when(raw if "T" in raw else f"{raw}T00:00:00")
             if parsed:

@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 def tracking_create(job: SyncJob, client: AfterShipClient) -> Outcome:
     """Create (or link) the AfterShip tracking of the job's shipment."""
-    shipment = Shipment.objects.select_related("carrier").get(pk=job.shipment_id)
+    shipment = job.shipment  # loaded with its carrier by the claim, a moment ago
     if shipment.is_tracked:
         return Outcome.done(f"Already tracked in AfterShip ({shipment.aftership_id})")
     mapping = shipment.carrier

@@ -67,45 +67,45 @@ class DatabaseBackend:
     def _ensure(self, key: str) -> None:
         RateLimitSlot.objects.get_or_create(key=key)
 
+    def _update(self, key: str, sql: str, params: list) -> tuple | None:
+        """Run an `UPDATE ... WHERE key = %s ... RETURNING` on the bucket's row, creating the row on first use.
+
+        None means the statement's own condition did not hold (bucket booked, quota used). It is asked twice,
+        because another worker may create the row between our first attempt and our look for it.
+        """
+        for _ in range(2):
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+            if row is not None:
+                return row
+            if not RateLimitSlot.objects.filter(key=key).exists():
+                self._ensure(key)
+        return None
+
     def reserve(self, key: str, interval: float, now: float, max_wait: float) -> float | None:
         greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
         sql = (
             f"UPDATE {self.table} SET next_free = {greatest}(next_free, %s) + %s "  # noqa: S608 - fixed identifiers
             "WHERE key = %s AND next_free <= %s RETURNING next_free"
         )
-        for _ in range(3):
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [now, interval, key, now + max_wait])
-                row = cursor.fetchone()
-            if row:
-                return row[0] - interval
-            next_free = RateLimitSlot.objects.filter(key=key).values_list("next_free", flat=True).first()
-            if next_free is None:
-                self._ensure(key)
-            elif next_free > now + max_wait:
-                return None
-        return None
+        row = self._update(key, sql, [now, interval, key, now + max_wait])
+        return row[0] - interval if row else None
 
     def push_back(self, key: str, until: float) -> None:
         self._ensure(key)
         RateLimitSlot.objects.filter(key=key, next_free__lt=until).update(next_free=until)
 
     def count_today(self, key: str, day: str, quota: int) -> bool:
-        self._ensure(key)
         sql = (
             f"UPDATE {self.table} SET day_count = CASE WHEN day = %s THEN day_count + 1 ELSE 1 END, day = %s "  # noqa: S608
             "WHERE key = %s AND (day <> %s OR day_count < %s) RETURNING day_count"
         )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [day, day, key, day, quota])
-            return cursor.fetchone() is not None
+        return self._update(key, sql, [day, day, key, day, quota]) is not None
 
     def failure(self, key: str) -> int:
-        self._ensure(key)
         sql = f"UPDATE {self.table} SET failures = failures + 1 WHERE key = %s RETURNING failures"  # noqa: S608
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [key])
-            return cursor.fetchone()[0]
+        return self._update(key, sql, [key])[0]
 
     def next_free(self, key: str) -> float:
         return RateLimitSlot.objects.filter(key=key).values_list("next_free", flat=True).first() or 0.0

@@ -63,6 +63,11 @@ def test_it_reads_related_records_once_per_page_not_once_per_delivery(odoo, odoo
     assert stats.odoo_calls == len(calls)
 
 
+def odoo_order_date(sim, sale_id: int) -> str:
+    """The sale order's date as Odoo stores it, in the ISO 8601 form AfterShip takes."""
+    return sim.get("sale.order", sale_id)["date_order"].strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def test_the_tracking_body_is_built_from_the_odoo_records(odoo, odoo_client):
     pull_selection(odoo_client)
 
@@ -74,7 +79,7 @@ def test_the_tracking_body_is_built_from_the_odoo_records(odoo, odoo_client):
         "title": "S00025",
         "order_id": "25",
         "order_number": "S00025",
-        "order_date": body("4815162342")["order_date"],
+        "order_date": odoo_order_date(odoo, 25),
         "tracking_ship_date": "20261125",
         "shipment_direction": "forward",
         "destination_raw_location": "Friedrichstraße 123, Hinterhaus, 3. OG",

@@ -136,3 +136,24 @@ def test_a_success_from_any_worker_ends_the_streak(backend):
     first.report("create_tracking", ok=False)
     second.report("create_tracking", ok=True)  # AfterShip answers the other worker: it is not down
     assert first.report("create_tracking", ok=False) == 0
+
+
+def test_many_workers_starting_on_a_new_bucket_all_get_a_slot(backend):
+    """The first calls race to create the bucket's row; none of them may be told the bucket is booked."""
+    rl = RateLimiter(backend, rates={"default": 1000}, headroom=1.0, namespace="t11")
+    errors: list[Exception] = []
+
+    def caller():
+        try:
+            rl.acquire("fresh")
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=caller) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
