@@ -7,6 +7,7 @@ A missing required setting stops the portal at start with a message that names i
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import environ
@@ -62,6 +63,61 @@ def _int(name: str, default: int) -> int:
     except (ValueError, ImproperlyConfigured):
         _invalid.append(f"{name} (expected a whole number)")
         return default
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = _read(name).strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    _invalid.append(f"{name}={value!r} (expected true or false)")
+    return default
+
+
+AFTERSHIP_TAGS = (
+    "Pending",
+    "InfoReceived",
+    "InTransit",
+    "OutForDelivery",
+    "AttemptFail",
+    "AvailableForPickup",
+    "Exception",
+    "Delivered",
+    "Expired",
+)
+
+
+def _tags(name: str, default: str) -> list[str]:
+    """A comma-separated list of AfterShip tags (statuses), each checked against AfterShip's list."""
+    tags = [t.strip() for t in (_read(name) or default).split(",") if t.strip()]
+    unknown = [t for t in tags if t not in AFTERSHIP_TAGS]
+    if unknown:
+        _invalid.append(f"{name} has {', '.join(unknown)} (expected AfterShip tags: {', '.join(AFTERSHIP_TAGS)})")
+    return [t for t in tags if t in AFTERSHIP_TAGS]
+
+
+WRITEBACK_FIELD_KEYS = ("status", "expected_delivery", "tracking_url")
+
+
+def _writeback_fields(name: str) -> dict[str, str]:
+    """`status=x_aftership_status,expected_delivery=...,tracking_url=...`; a key left empty is not written."""
+    fields = {
+        "status": "x_aftership_status",
+        "expected_delivery": "x_aftership_expected_delivery",
+        "tracking_url": "x_aftership_tracking_url",
+    }
+    for part in (p.strip() for p in _read(name).split(",") if p.strip()):
+        key, sep, field = (x.strip() for x in part.partition("="))
+        if key not in WRITEBACK_FIELD_KEYS or not sep:
+            _invalid.append(f"{name}: {part!r} (expected {'=..., '.join(WRITEBACK_FIELD_KEYS)}=...)")
+        elif field and not re.fullmatch(r"[a-z_][a-z0-9_]*", field):
+            _invalid.append(f"{name}: {field!r} is not an Odoo field name")
+        else:
+            fields[key] = field
+    return {key: field for key, field in fields.items() if field}
 
 
 def _float(name: str, default: float) -> float:
@@ -183,6 +239,18 @@ ODOO_PROTOCOL = _choice("ODOO_PROTOCOL", "jsonrpc", ("jsonrpc", "json2"))
 ODOO_TIMEOUT = _float("ODOO_TIMEOUT", 30.0)
 ODOO_WEBHOOK_TOKEN = _required("ODOO_WEBHOOK_TOKEN")
 
+# --- Write-back to Odoo (AfterShip's news on the delivery order) ---------------------------------
+ODOO_WRITEBACK = _bool("ODOO_WRITEBACK", True)
+# Fields of the delivery order the portal fills where the Odoo database has them (missing ones are skipped).
+ODOO_WRITEBACK_FIELDS = _writeback_fields("ODOO_WRITEBACK_FIELDS")
+# Who gets the To-Do activity when a parcel is in trouble (an Odoo login); empty: the delivery's
+# responsible user, else the integration user.
+ODOO_ACTIVITY_USER = _read("ODOO_ACTIVITY_USER").strip()
+ODOO_ACTIVITY_STATUSES = _tags("ODOO_ACTIVITY_STATUSES", "Exception,AttemptFail,Expired,AvailableForPickup")
+# Tell the customer (a message on the sale order, which Odoo e-mails) on these statuses.
+ODOO_NOTIFY_CUSTOMER = _bool("ODOO_NOTIFY_CUSTOMER", False)
+ODOO_NOTIFY_CUSTOMER_STATUSES = _tags("ODOO_NOTIFY_CUSTOMER_STATUSES", "OutForDelivery,Delivered,Exception")
+
 # --- AfterShip ----------------------------------------------------------------------------------
 AFTERSHIP_API_KEY = _required("AFTERSHIP_API_KEY")
 AFTERSHIP_API_BASE = _url("AFTERSHIP_API_BASE", _read("AFTERSHIP_API_BASE", "https://api.aftership.com"))
@@ -204,6 +272,8 @@ AFTERSHIP_RATE_HEADROOM = _float("AFTERSHIP_RATE_HEADROOM", 0.96)
 AFTERSHIP_DAILY_QUOTA = _int("AFTERSHIP_DAILY_QUOTA", 0)
 # Whether customer e-mail and phone may go to AfterShip for carriers that do not say otherwise.
 AFTERSHIP_SEND_CONTACT_DEFAULT = env.bool("AFTERSHIP_SEND_CONTACT_DEFAULT", default=False)
+# How often trackings changed in AfterShip are polled, in case a webhook never reached the portal (0: never).
+AFTERSHIP_RECONCILE_INTERVAL_HOURS = _float("AFTERSHIP_RECONCILE_INTERVAL_HOURS", 6)
 
 # --- Sync ---------------------------------------------------------------------------------------
 SYNC_PULL_INTERVAL_MINUTES = _int("SYNC_PULL_INTERVAL_MINUTES", 5)

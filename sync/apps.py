@@ -21,3 +21,5 @@ class SyncConfig(AppConfig):
     def ready(self) -> None:
         # Recurring tasks exist as soon as the database does; re-running migrate only updates them.
         post_migrate.connect(_after_migrate, sender=self)
+        # The job handlers register themselves with the runner by kind.
+        from . import outbound, writeback  # noqa: F401

@@ -1,8 +1,16 @@
 """AfterShip's tracking updates: record each delivery as it arrived, then apply it to its shipment.
 
-Recording happens in the request (raw bytes first, parsing after); applying happens in a worker. Events
-can arrive twice or out of order: duplicates are skipped by event id, checkpoints are merged by their
-content, and a shipment's status only moves to what the newest carrier news says.
+1. `event_record` (in the request): the raw bytes are stored with the bits needed to find and order
+   the event (event id, tracking number, AfterShip's `updated_at`); nothing else happens there.
+2. `events_match` (in a worker): each new event is attached to its shipment; an event for a tracking
+   the portal does not know waits as "unmatched" until the shipment appears (`events_rematch`).
+3. `events_process`: shipments with waiting events are claimed one at a time (row lock, SKIP LOCKED on
+   PostgreSQL), so two workers never apply one shipment's events at once, and its events are applied
+   in the order of AfterShip's news, each in its own savepoint: a bad event is marked failed, with its
+   traceback, and the next one goes on.
+4. Applying merges the checkpoints (one query, whatever their number) and moves the status only on
+   newer news (`status.news_moves_status`); a change of status is kept as a `StatusChange` and the
+   shipment is marked for write-back to Odoo (`writeback`).
 """
 
 from __future__ import annotations
@@ -10,173 +18,127 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import datetime
+import traceback
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import F, Min, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from portal.logging import log_context
 
-from .models import Checkpoint, EventState, Shipment, SignatureResult, TrackingEvent
-from .status import status_for_tag
+from .models import (
+    Checkpoint,
+    EventSource,
+    EventState,
+    Shipment,
+    SignatureResult,
+    StatusChange,
+    TrackingEvent,
+)
+from .status import news_moves_status, status_for_tag, status_words
+from .writeback import writeback_mark_due
 
 logger = logging.getLogger(__name__)
 
 # Headers worth keeping with the raw body (never the whole request: no cookies, no proxies' internals).
 KEPT_HEADERS = ("content-type", "user-agent", "as-webhook-version", "aftership-hmac-sha256", "x-forwarded-for")
+APPLIED_EVENTS = ("tracking_update", "edd_revise")
+REVIEW_EVENTS = ("tracking_pending_time",)
+# Shipments claimed per round of `events_process`.
+SHIPMENTS_PER_ROUND = 50
 
 
+def _text(value, limit: int) -> str:
+    """A string fit for a column: text, without NUL bytes (PostgreSQL refuses them), cut to the column."""
+    if value is None or isinstance(value, dict | list):
+        return ""
+    return str(value).replace("\x00", "")[:limit]
+
+
+def aftership_time(value) -> datetime | None:
+    """AfterShip's own timestamps (`updated_at`): ISO 8601 with an offset; a bare one is taken as UTC."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        parsed = parse_datetime(value.replace("\x00", ""))
+    except ValueError:
+        return None
+    if parsed is None:
+        return None
+    return parsed.replace(tzinfo=UTC) if timezone.is_naive(parsed) else parsed
+
+
+def _news_at(payload: dict, msg: dict) -> datetime | None:
+    when = aftership_time(msg.get("updated_at"))
+    if when is None and isinstance(payload.get("ts"), int | float) and not isinstance(payload.get("ts"), bool):
+        try:
+            when = datetime.fromtimestamp(payload["ts"], tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            when = None
+    return when
+
+
+# -- intake ------------------------------------------------------------------------------------------
 def event_record(*, body: bytes, headers: dict[str, str], remote_addr: str | None, signature: str) -> TrackingEvent:
-    """Store a webhook delivery exactly as received, with the outcome of its authentication."""
-    kept = {k: v for k, v in ((k.lower(), v) for k, v in headers.items()) if k in KEPT_HEADERS}
+    """Store a webhook delivery exactly as received, with the outcome of its authentication, in one insert."""
+    kept = {k: _text(v, 500) for k, v in ((k.lower(), v) for k, v in headers.items()) if k in KEPT_HEADERS}
     accepted = signature in (SignatureResult.VALID, SignatureResult.VALID_PREVIOUS)
-    event = TrackingEvent.objects.create(
+    event = TrackingEvent(
         body=body,
         headers=kept,
         remote_addr=remote_addr,
         signature=signature,
         state=EventState.RECEIVED if accepted else EventState.REJECTED,
+        body_sha256=hashlib.sha256(body).hexdigest(),
     )
     if accepted:
         _index(event)
+    event.save(force_insert=True)
     return event
 
 
 def _index(event: TrackingEvent) -> None:
     """Pull the searchable bits out of the body; a body we cannot read is kept and marked failed."""
+    event.dedupe_key = event.body_sha256
     try:
         payload = json.loads(bytes(event.body))
-        msg = payload.get("msg") or {}
-        event.event_id = str(payload.get("event_id") or "")[:64]
-        event.tracking_number = str(msg.get("tracking_number") or "")[:100]
-        event.slug = str(msg.get("slug") or "")[:100]
-        event.tag = str(msg.get("tag") or "")[:50]
-        event.dedupe_key = event.event_id or hashlib.sha256(bytes(event.body)).hexdigest()
-    except (ValueError, AttributeError, TypeError) as exc:
+        if not isinstance(payload, dict) or not isinstance(payload.get("msg"), dict):
+            raise ValueError("expected an object with a 'msg' object")
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python parses
         event.state = EventState.FAILED
-        event.error = f"The body is not an AfterShip tracking event: {exc}"
-        event.dedupe_key = hashlib.sha256(bytes(event.body)).hexdigest()
-    event.save(update_fields=["event_id", "tracking_number", "slug", "tag", "dedupe_key", "state", "error"])
+        event.error = f"The body is not an AfterShip tracking event: {_text(exc, 500)}"
+        return
+    msg = payload["msg"]
+    event.kind = _text(payload.get("event"), 40)
+    event.event_id = _text(payload.get("event_id"), 64)
+    event.tracking_number = _text(msg.get("tracking_number"), 100)
+    event.slug = _text(msg.get("slug"), 100)
+    event.tag = _text(msg.get("tag"), 50)
+    event.news_at = _news_at(payload, msg)
+    if event.event_id:
+        event.dedupe_key = event.event_id
 
 
-def events_process(limit: int = 500) -> int:
-    """Apply received events, oldest first. Returns how many were handled."""
-    handled = 0
-    for event_id in (
-        TrackingEvent.objects.filter(state=EventState.RECEIVED)
-        .order_by("received_at", "id")
-        .values_list("id", flat=True)[:limit]
-    ):
-        with transaction.atomic():
-            event = TrackingEvent.objects.select_for_update().filter(pk=event_id, state=EventState.RECEIVED).first()
-            if event is not None:
-                event_apply(event)
-                handled += 1
-    return handled
-
-
-def event_apply(event: TrackingEvent) -> None:
-    with log_context(event_id=event.pk, aftership_event_id=event.event_id):
-        duplicate = (
-            TrackingEvent.objects.filter(dedupe_key=event.dedupe_key, state=EventState.PROCESSED)
-            .exclude(pk=event.pk)
-            .exists()
-        )
-        if duplicate:
-            event.state = EventState.DUPLICATE
-        else:
-            try:
-                event.shipment = shipment_apply_tracking(json.loads(bytes(event.body)).get("msg") or {})
-                event.state = EventState.PROCESSED
-                if event.shipment is None:
-                    event.error = "No shipment in the portal has this tracking number (created outside Odoo?)."
-            except Exception as exc:
-                logger.exception("could not apply a tracking event")
-                event.state = EventState.FAILED
-                event.error = f"{type(exc).__name__}: {exc}"
-        event.processed_at = timezone.now()
-        event.save(update_fields=["state", "shipment", "error", "processed_at"])
-
-
-def _when(value) -> datetime | None:
-    if not value or not isinstance(value, str):
-        return None
-    parsed = parse_datetime(value)
-    if parsed is not None and timezone.is_naive(parsed):
-        # Carriers report local times without an offset; close enough for ordering and display.
-        parsed = timezone.make_aware(parsed, timezone.get_current_timezone())
-    return parsed
-
-
-def _checkpoint_key(checkpoint: dict) -> str:
-    if checkpoint.get("hash"):
-        return str(checkpoint["hash"])[:64]
-    parts = [str(checkpoint.get(k) or "") for k in ("checkpoint_time", "tag", "subtag", "message", "location")]
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()
-
-
-def _location(checkpoint: dict) -> str:
-    if checkpoint.get("location"):
-        return str(checkpoint["location"])
-    parts = [checkpoint.get(k) for k in ("city", "state", "country_region")]
-    return ", ".join(str(p) for p in parts if p)
-
-
-def _expected_delivery(msg: dict) -> datetime | None:
-    for key in ("latest_estimated_delivery", "courier_estimated_delivery_date", "aftership_estimated_delivery_date"):
-        value = msg.get(key)
-        raw = (value.get("datetime") or value.get("estimated_delivery_date")) if isinstance(value, dict) else None
-        if raw:
-            parsed = _when(raw if "T" in raw else f"{raw}T00:00:00")
-            if parsed:
-                return parsed
-    return None
-
-
-def shipment_apply_tracking(msg: dict) -> Shipment | None:
-    """Merge a tracking object into its shipment: new checkpoints, and the status if the news is newer."""
-    shipment = None
-    if msg.get("id"):
-        shipment = Shipment.objects.select_for_update().filter(aftership_id=msg["id"]).first()
-    if shipment is None and msg.get("tracking_number"):
-        candidates = Shipment.objects.select_for_update().filter(tracking_number=msg["tracking_number"])
-        shipment = candidates.filter(slug=msg.get("slug") or "").first() or candidates.first()
-    if shipment is None:
-        return None
-
-    latest = None
-    for checkpoint in msg.get("checkpoints") or []:
-        when = _when(checkpoint.get("checkpoint_time"))
-        latest = max(latest, when) if latest and when else (when or latest)
-        try:
-            with transaction.atomic():
-                Checkpoint.objects.create(
-                    shipment=shipment,
-                    checkpoint_time=when,
-                    location=_location(checkpoint)[:300],
-                    message=str(checkpoint.get("message") or ""),
-                    tag=str(checkpoint.get("tag") or "")[:50],
-                    subtag=str(checkpoint.get("subtag") or "")[:50],
-                    dedupe_key=_checkpoint_key(checkpoint),
-                )
-        except IntegrityError:
-            continue  # already known
-
-    # Out-of-order delivery: an older picture of the parcel never overwrites a newer one.
-    if latest is not None and shipment.last_checkpoint_at and latest < shipment.last_checkpoint_at:
-        return shipment
-    if msg.get("id") and not shipment.aftership_id:
-        shipment.aftership_id = msg["id"]
-    tag = msg.get("tag") or shipment.tag
-    shipment.tag = tag
-    shipment.subtag = msg.get("subtag") or ""
-    shipment.subtag_message = (msg.get("subtag_message") or "")[:200]
-    shipment.status = status_for_tag(tag)
-    shipment.last_checkpoint_at = latest or shipment.last_checkpoint_at
-    shipment.expected_delivery = _expected_delivery(msg) or shipment.expected_delivery
-    shipment.save()
-    return shipment
+def event_record_polled(tracking: dict, *, shipment: Shipment | None = None) -> TrackingEvent:
+    """Keep a tracking read by the reconciliation poll as an event, so it is applied by the same path."""
+    body = json.dumps({"event": "tracking_update", "msg": tracking}, separators=(",", ":")).encode()
+    news_at = aftership_time(tracking.get("updated_at"))
+    return TrackingEvent.objects.create(
+        body=body,
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        source=EventSource.RECONCILE,
+        signature=SignatureResult.NOT_CHECKED,
+        kind="tracking_update",
+        dedupe_key=_text(f"poll:{tracking.get('id')}:{tracking.get('updated_at')}", 128),
+        tracking_number=_text(tracking.get("tracking_number"), 100),
+        slug=_text(tracking.get("slug"), 100),
+        tag=_text(tracking.get("tag"), 50),
+        news_at=news_at,
+        shipment=shipment,
+    )
 
 
 def events_ring() -> None:
@@ -187,3 +149,343 @@ def events_ring() -> None:
         async_task("sync.tasks.process_events", task_name="process-events", group="events")
     except Exception:
         logger.exception("could not queue event processing; the dispatcher will pick the events up")
+
+
+# -- matching ----------------------------------------------------------------------------------------
+def _aftership_id(event: TrackingEvent) -> str:
+    try:
+        msg = json.loads(bytes(event.body)).get("msg") or {}
+        return _text(msg.get("id"), 64)
+    except (ValueError, RecursionError, AttributeError):
+        return ""
+
+
+def events_match(*, limit: int = 500) -> tuple[int, int]:
+    """Attach new events to their shipments (by AfterShip id, else by number and courier); (matched, unmatched)."""
+    events = list(
+        TrackingEvent.objects.filter(state=EventState.RECEIVED, shipment__isnull=True).order_by("received_at", "id")[
+            :limit
+        ]
+    )
+    if not events:
+        return 0, 0
+    ids = {event.pk: _aftership_id(event) for event in events}
+    by_id = {
+        s.aftership_id: s.pk
+        for s in Shipment.objects.filter(aftership_id__in={i for i in ids.values() if i}).only("id", "aftership_id")
+    }
+    by_number: dict[str, list[tuple[str, int]]] = {}
+    numbers = {e.tracking_number for e in events if e.tracking_number}
+    for s in Shipment.objects.filter(tracking_number__in=numbers).only("id", "tracking_number", "slug").order_by("id"):
+        by_number.setdefault(s.tracking_number, []).append((s.slug, s.pk))
+    matched, unmatched = 0, 0
+    for event in events:
+        shipment_id = by_id.get(ids[event.pk])
+        if shipment_id is None and event.tracking_number in by_number:
+            candidates = by_number[event.tracking_number]
+            shipment_id = next((pk for slug, pk in candidates if slug == event.slug), candidates[0][1])
+        if shipment_id is not None:
+            matched += TrackingEvent.objects.filter(
+                pk=event.pk, state=EventState.RECEIVED, shipment__isnull=True
+            ).update(shipment_id=shipment_id)
+        else:
+            unmatched += TrackingEvent.objects.filter(pk=event.pk, state=EventState.RECEIVED).update(
+                state=EventState.UNMATCHED,
+                error="No shipment in the portal has this tracking yet; applied as soon as one does.",
+            )
+    return matched, unmatched
+
+
+def events_rematch() -> int:
+    """Unmatched events whose shipment now exists go back to be applied. Returns how many."""
+    numbers = Shipment.objects.filter(tracking_number__in=_unmatched_numbers()).values_list(
+        "tracking_number", flat=True
+    )
+    count = TrackingEvent.objects.filter(state=EventState.UNMATCHED, tracking_number__in=list(numbers)).update(
+        state=EventState.RECEIVED, error=""
+    )
+    if count:
+        logger.info("events for newly known shipments queued", extra={"events": count})
+        transaction.on_commit(events_ring)
+    return count
+
+
+def _unmatched_numbers():
+    return (
+        TrackingEvent.objects.filter(state=EventState.UNMATCHED)
+        .exclude(tracking_number="")
+        .values_list("tracking_number", flat=True)
+        .distinct()
+    )
+
+
+# -- applying ----------------------------------------------------------------------------------------
+@dataclass
+class EventStats:
+    applied: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    failed: int = 0
+    status_changes: int = 0
+    unmatched: int = 0
+    shipments: set[int] = field(default_factory=set)
+
+    @property
+    def handled(self) -> int:
+        return self.applied + self.duplicates + self.ignored + self.failed
+
+
+def events_process(*, limit: int = 500) -> EventStats:
+    """Apply waiting events, a shipment at a time, until none are left or `limit` events were handled."""
+    stats = EventStats()
+    _, stats.unmatched = events_match(limit=limit)
+    tried: set[int] = set()
+    while stats.handled < limit:
+        candidates = [
+            row["shipment_id"]
+            for row in TrackingEvent.objects.filter(state=EventState.RECEIVED, shipment__isnull=False)
+            .exclude(shipment_id__in=tried)
+            .values("shipment_id")
+            .annotate(first=Min("received_at"))
+            .order_by("first")[:SHIPMENTS_PER_ROUND]
+        ]
+        if not candidates:
+            break
+        for shipment_id in candidates:
+            tried.add(shipment_id)
+            shipment_events_apply(shipment_id=shipment_id, stats=stats)
+    return stats
+
+
+def shipment_events_apply(*, shipment_id: int, stats: EventStats | None = None) -> EventStats:
+    """Apply one shipment's waiting events in the order of AfterShip's news; skip it if another worker has it."""
+    stats = stats if stats is not None else EventStats()
+    with transaction.atomic():
+        shipment = Shipment.objects.select_for_update(skip_locked=True).filter(pk=shipment_id).first()
+        if shipment is None:
+            return stats  # another worker holds it (or it was deleted): its events wait for the next round
+        events = TrackingEvent.objects.filter(shipment_id=shipment_id, state=EventState.RECEIVED).order_by(
+            F("news_at").asc(nulls_first=True), "received_at", "id"
+        )
+        for event in events:
+            _event_apply_safely(shipment, event, stats)
+        stats.shipments.add(shipment_id)
+    return stats
+
+
+def _event_apply_safely(shipment: Shipment, event: TrackingEvent, stats: EventStats) -> None:
+    with log_context(event_id=event.pk, aftership_event_id=event.event_id, shipment_id=shipment.pk):
+        try:
+            with transaction.atomic():  # a savepoint: a failure here leaves the rest of the batch intact
+                event_apply(event, shipment=shipment, stats=stats)
+        except Exception as exc:
+            logger.exception("could not apply a tracking event")
+            shipment.refresh_from_db()  # drop what the failed savepoint changed in memory
+            stats.failed += 1
+            TrackingEvent.objects.filter(pk=event.pk).update(
+                state=EventState.FAILED,
+                error=_text(f"{type(exc).__name__}: {exc}", 2000),
+                traceback=_text(traceback.format_exc(), 20000),
+                attempts=F("attempts") + 1,
+                processed_at=timezone.now(),
+            )
+
+
+def event_apply(event: TrackingEvent, *, shipment: Shipment, stats: EventStats) -> None:
+    """Apply one event to its (locked) shipment and record how it ended."""
+    event.attempts += 1
+    event.error = ""
+    event.traceback = ""
+    duplicate = (
+        TrackingEvent.objects.filter(Q(dedupe_key=event.dedupe_key) | Q(body_sha256=event.body_sha256))
+        .filter(state=EventState.PROCESSED)
+        .exclude(pk=event.pk)
+        .exists()
+    )
+    if duplicate:
+        event.state = EventState.DUPLICATE
+        stats.duplicates += 1
+    elif event.kind in REVIEW_EVENTS:
+        shipment_flag_stalled(shipment=shipment)
+        event.state = EventState.PROCESSED
+        stats.applied += 1
+    elif event.kind and event.kind not in APPLIED_EVENTS:
+        event.state = EventState.IGNORED
+        event.error = f"AfterShip's '{event.kind}' event has nothing for the portal to apply."
+        stats.ignored += 1
+    else:
+        msg = json.loads(bytes(event.body))["msg"]
+        change = shipment_apply_tracking(shipment=shipment, msg=msg, news_at=event.news_at, event=event)
+        event.state = EventState.PROCESSED
+        stats.applied += 1
+        stats.status_changes += change is not None
+    event.processed_at = timezone.now()
+    event.save(update_fields=["state", "error", "traceback", "attempts", "processed_at"])
+
+
+def shipment_flag_stalled(*, shipment: Shipment) -> None:
+    """AfterShip's tracking_pending_time: the carrier has not scanned the parcel for longer than expected."""
+    if shipment.needs_review:
+        return
+    shipment.flag_for_review(
+        f"AfterShip has had no carrier scan for {shipment.tracking_number} for longer than expected. Check with "
+        "the carrier that the parcel was handed over, then mark it reviewed."
+    )
+    shipment.save(update_fields=["needs_review", "review_reason", "updated_at"])
+
+
+# -- merging one tracking into its shipment -------------------------------------------------------------
+def _scan_time(value) -> datetime | None:
+    """A checkpoint's time: carriers report local times, often without an offset; for display and history."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        parsed = parse_datetime(value.replace("\x00", ""))
+    except ValueError:
+        return None
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, timezone.get_current_timezone())
+    return parsed
+
+
+def _checkpoint_key(checkpoint: dict) -> str:
+    if checkpoint.get("hash"):
+        return _text(checkpoint["hash"], 64)
+    parts = [_text(checkpoint.get(k), 1000) for k in ("checkpoint_time", "tag", "subtag", "message", "location")]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _location(checkpoint: dict) -> str:
+    if checkpoint.get("location"):
+        return _text(checkpoint["location"], 300)
+    parts = [_text(checkpoint.get(k), 100) for k in ("city", "state", "country_region")]
+    return ", ".join(p for p in parts if p)[:300]
+
+
+def _expected_delivery(msg: dict) -> datetime | None:
+    for key in ("latest_estimated_delivery", "courier_estimated_delivery_date", "aftership_estimated_delivery_date"):
+        value = msg.get(key)
+        if not isinstance(value, dict):
+            continue
+        raw = value.get("datetime") or value.get("estimated_delivery_date")
+        if raw and isinstance(raw, str):
+            parsed = _scan_time(raw if "T" in raw else f"{raw}T00:00:00")
+            if parsed:
+                return parsed
+    return None
+
+
+def _checkpoints_merge(shipment: Shipment, checkpoints: list[dict]) -> tuple[int, dict | None, datetime | None]:
+    """Store the checkpoints the shipment does not have yet, in one insert. (new ones, last one, newest time)."""
+    rows: dict[str, Checkpoint] = {}
+    newest = None
+    for checkpoint in checkpoints:
+        when = _scan_time(checkpoint.get("checkpoint_time"))
+        newest = max(newest, when) if newest and when else (when or newest)
+        key = _checkpoint_key(checkpoint)
+        rows.setdefault(
+            key,
+            Checkpoint(
+                shipment=shipment,
+                checkpoint_time=when,
+                location=_location(checkpoint),
+                message=_text(checkpoint.get("message"), 5000),
+                tag=_text(checkpoint.get("tag"), 50),
+                subtag=_text(checkpoint.get("subtag"), 50),
+                dedupe_key=key,
+            ),
+        )
+    if not rows:
+        return 0, None, None
+    known = set(
+        Checkpoint.objects.filter(shipment=shipment, dedupe_key__in=list(rows)).values_list("dedupe_key", flat=True)
+    )
+    new = [row for key, row in rows.items() if key not in known]
+    if new:
+        Checkpoint.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new), checkpoints[-1], newest
+
+
+def shipment_apply_tracking(
+    *, shipment: Shipment, msg: dict, news_at: datetime | None, event: TrackingEvent | None = None
+) -> StatusChange | None:
+    """Merge a tracking object into its shipment; returns the change of status to tell Odoo about, if any."""
+    checkpoints = [c for c in (msg.get("checkpoints") or []) if isinstance(c, dict)]
+    new_count, last, newest_scan = _checkpoints_merge(shipment, checkpoints)
+    update = {"updated_at"}
+    if newest_scan and (shipment.last_checkpoint_at is None or newest_scan > shipment.last_checkpoint_at):
+        shipment.last_checkpoint_at = newest_scan
+        update.add("last_checkpoint_at")
+    if msg.get("id") and not shipment.aftership_id:
+        shipment.aftership_id = _text(msg["id"], 64)
+        update.add("aftership_id")
+    if not news_moves_status(
+        current_status=shipment.status,
+        current_news_at=shipment.news_at,
+        news_at=news_at,
+        new_checkpoints=new_count,
+    ):
+        # Older news (or nothing new): it only fills in the scans the shipment missed.
+        shipment.save(update_fields=sorted(update))
+        return None
+
+    before = status_words(shipment.status, shipment.subtag_message)
+    before_fields = (shipment.expected_delivery, shipment.tracking_url)
+    tag = _text(msg.get("tag"), 50) or shipment.tag
+    shipment.tag = tag
+    shipment.subtag = _text(msg.get("subtag"), 50)
+    shipment.subtag_message = _text(msg.get("subtag_message"), 200)
+    if tag:
+        shipment.status = status_for_tag(tag)
+    shipment.news_at = max(news_at, shipment.news_at) if news_at and shipment.news_at else news_at or shipment.news_at
+    shipment.expected_delivery = _expected_delivery(msg) or shipment.expected_delivery
+    link = _text(msg.get("courier_tracking_link") or msg.get("aftership_tracking_url"), 500)
+    shipment.tracking_url = link or shipment.tracking_url
+    update |= {"tag", "subtag", "subtag_message", "status", "news_at", "expected_delivery", "tracking_url"}
+    after = status_words(shipment.status, shipment.subtag_message)
+
+    change = None
+    if after != before:
+        last = last or {}
+        change = StatusChange.objects.create(
+            shipment=shipment,
+            event=event,
+            status=shipment.status,
+            status_text=after[:300],
+            tag=shipment.tag,
+            subtag=shipment.subtag,
+            subtag_message=shipment.subtag_message,
+            checkpoint_time=_scan_time(last.get("checkpoint_time")),
+            checkpoint_location=_location(last) if last else "",
+            checkpoint_message=_text(last.get("message"), 5000),
+            expected_delivery=shipment.expected_delivery,
+            tracking_url=shipment.tracking_url,
+            news_at=shipment.news_at,
+        )
+    news_for_odoo = change is not None or (shipment.expected_delivery, shipment.tracking_url) != before_fields
+    if news_for_odoo and writeback_mark_due(shipment):
+        update.add("writeback_due_at")
+    shipment.save(update_fields=sorted(update))
+    return change
+
+
+# -- reprocessing ------------------------------------------------------------------------------------
+def event_reprocess(*, event: TrackingEvent) -> bool:
+    """Send a stored event through the worker's path again (after the cause of its failure was fixed).
+
+    Like dj-stripe's `WebhookEventTrigger.process()`: the error is cleared, the body read again, and the
+    event queued; it ends processed, duplicate or failed again with the new error.
+    """
+    if not event.can_reprocess:
+        return False
+    previous = event.state
+    event.state, event.error = EventState.RECEIVED, ""
+    if event.source == EventSource.WEBHOOK:
+        _index(event)  # what failed to parse before may parse now
+    fields = ("state", "error", "kind", "event_id", "dedupe_key", "tracking_number", "slug", "tag", "news_at")
+    updated = TrackingEvent.objects.filter(pk=event.pk, state=previous).update(
+        shipment=None, traceback="", **{name: getattr(event, name) for name in fields}
+    )
+    if updated and event.state == EventState.RECEIVED:
+        transaction.on_commit(events_ring)
+    return bool(updated)

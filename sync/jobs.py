@@ -65,6 +65,22 @@ class Outcome:
         return cls("fail", message)
 
 
+# -- handlers ----------------------------------------------------------------------------------------
+# Each job kind has one handler, registered by the module that owns the work (`outbound`, `writeback`),
+# and the service whose client it takes; the runner knows no handler module.
+_HANDLERS: dict[str, tuple[str, Callable[..., Outcome]]] = {}
+
+
+def job_handler(kind: str, *, service: str):
+    """Register `fn(job, client) -> Outcome` as the handler of `kind`; `service` is "aftership" or "odoo"."""
+
+    def register(fn: Callable[..., Outcome]) -> Callable[..., Outcome]:
+        _HANDLERS[kind] = (service, fn)
+        return fn
+
+    return register
+
+
 def backoff_delay(attempts: int, *, rng: random.Random | None = None) -> float:
     """Seconds before the next try: exponential from SYNC_BACKOFF_BASE_SECONDS, capped, with jitter."""
     base = settings.SYNC_BACKOFF_BASE_SECONDS * (2 ** max(attempts - 1, 0))
@@ -322,19 +338,14 @@ def _outcome_for_exception(exc: Exception) -> Outcome:
     return Outcome.retry(f"Unexpected error: {type(exc).__name__}: {exc}")
 
 
-def _handler(kind: str):
-    from .outbound import tracking_create
-
-    return {JobKind.CREATE_TRACKING: tracking_create}[kind]
-
-
 def job_execute(job: SyncJob, clients: _Clients) -> Outcome:
     """Run one claimed job and record the attempt."""
     started = time.monotonic()
     started_at = timezone.now()
     with log_context(job_id=job.id, shipment_id=job.shipment_id, picking_id=job.picking_id):
         try:
-            outcome = _handler(job.kind)(job, clients.aftership)
+            service, handler = _HANDLERS[job.kind]
+            outcome = handler(job, clients.aftership if service == ServiceState.AFTERSHIP else clients.odoo)
         except Exception as exc:
             outcome = _outcome_for_exception(exc)
         duration_ms = int((time.monotonic() - started) * 1000)
@@ -394,12 +405,14 @@ def jobs_drain(
     on_job: Callable[[DrainStats], None] | None = None,
     stop: threading.Event | None = None,
     once: bool = False,
+    kinds: list[str] | None = None,
 ) -> DrainStats:
     """Run due jobs until none are left or the time budget is spent; `threads` > 1 runs several at once.
 
     With `once`, each job runs at most once in this drain (a command in the foreground reports and exits
-    rather than waiting out the backoff of failing jobs).
+    rather than waiting out the backoff of failing jobs). `kinds` limits the drain to some kinds of work.
     """
+    wanted = set(kinds or JobKind.values)
     deadline = time.monotonic() + (budget_seconds or settings.SYNC_DRAIN_BUDGET_SECONDS)
     stats = DrainStats()
     lock = threading.Lock()
@@ -410,7 +423,7 @@ def jobs_drain(
         try:
             while time.monotonic() < deadline and not (stop and stop.is_set()):
                 paused = _paused_services()
-                if ServiceState.ODOO not in paused:
+                if ServiceState.ODOO not in paused and JobKind.PICKING_SYNC in wanted:
                     batch = jobs_claim(
                         kinds=[JobKind.PICKING_SYNC], limit=settings.SYNC_PAGE_SIZE, worker=worker, exclude=seen
                     )
@@ -423,11 +436,13 @@ def jobs_drain(
                             if on_job:
                                 on_job(stats)
                         continue
-                kinds = [] if ServiceState.AFTERSHIP in paused else [JobKind.CREATE_TRACKING]
-                claimed = jobs_claim(kinds=kinds, limit=1, worker=worker, exclude=seen)
+                claimed = jobs_claim(kinds=_runnable(wanted, paused), limit=1, worker=worker, exclude=seen)
                 if not claimed:
                     break
-                if (held := clients.aftership.limiter.held_for("create_tracking")) > HELD_SECONDS:
+                if (
+                    claimed[0].kind == JobKind.CREATE_TRACKING
+                    and (held := clients.aftership.limiter.held_for("create_tracking")) > HELD_SECONDS
+                ):
                     # AfterShip is down (open circuit) or said 429: put the job back untouched and wait.
                     _apply(claimed[0], Outcome.wait("Waiting: AfterShip is not answering", timezone.now()))
                     if once:
@@ -456,6 +471,16 @@ def jobs_drain(
         for thread in pool:
             thread.join()
     return stats
+
+
+def _runnable(wanted: set[str], paused: set[str]) -> list[str]:
+    """The one-at-a-time kinds whose service is not paused on refused credentials."""
+    kinds = []
+    if JobKind.CREATE_TRACKING in wanted and ServiceState.AFTERSHIP not in paused:
+        kinds.append(JobKind.CREATE_TRACKING)
+    if JobKind.WRITEBACK in wanted and ServiceState.ODOO not in paused:
+        kinds.append(JobKind.WRITEBACK)
+    return kinds
 
 
 def jobs_release_after_outage() -> int:
@@ -491,11 +516,9 @@ def jobs_dispatch() -> int:
     """The safety net: recover stale jobs and ring for due ones whose doorbell was lost. Returns due count."""
     jobs_recover_stale()
     paused = _paused_services()
-    kinds = []
+    kinds = _runnable(set(JobKind.values), paused)
     if ServiceState.ODOO not in paused:
         kinds.append(JobKind.PICKING_SYNC)
-    if ServiceState.AFTERSHIP not in paused:
-        kinds.append(JobKind.CREATE_TRACKING)
     due = SyncJob.objects.filter(state=JobState.PENDING, next_attempt_at__lte=timezone.now(), kind__in=kinds).count()
     if due:
         jobs_ring(due)

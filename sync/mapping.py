@@ -29,6 +29,7 @@ PICKING_FIELDS = [
     "origin",
     "date_done",
     "write_date",
+    "user_id",
 ]
 PARTNER_FIELDS = ["name", "street", "street2", "city", "zip", "state_id", "country_id", "email", "phone", "lang"]
 SALE_FIELDS = ["name", "client_order_ref", "date_order"]

@@ -103,6 +103,9 @@ class ShipmentStatus(models.TextChoices):
     IGNORED = "ignored", "Not tracked (carrier disabled)"
 
 
+FINAL_STATUSES = (ShipmentStatus.DONE, ShipmentStatus.EXPIRED)
+
+
 class Shipment(models.Model):
     """One parcel: one tracking number of an outgoing Odoo delivery (a multi-parcel delivery has several)."""
 
@@ -125,8 +128,27 @@ class Shipment(models.Model):
     subtag_message = models.CharField(max_length=200, blank=True)
     expected_delivery = models.DateTimeField(null=True, blank=True)
     last_checkpoint_at = models.DateTimeField(null=True, blank=True)
+    tracking_url = models.CharField("tracking page", max_length=500, blank=True)
+    news_at = models.DateTimeField(
+        "AfterShip news as of",
+        null=True,
+        blank=True,
+        help_text="AfterShip's updated_at of the newest news applied; older news only adds checkpoints.",
+    )
     needs_review = models.BooleanField(default=False, db_index=True)
     review_reason = models.TextField(blank=True)
+    odoo_user_id = models.PositiveIntegerField("responsible in Odoo (user id)", null=True, blank=True)
+    odoo_fields = models.JSONField(
+        "fields last written to Odoo", default=dict, blank=True, help_text="What the delivery order's fields hold."
+    )
+    odoo_written_at = models.DateTimeField("last written to Odoo", null=True, blank=True)
+    writeback_due_at = models.DateTimeField(
+        "news waiting for Odoo since",
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="Set when there is news to write to the Odoo delivery order; cleared once it is written.",
+    )
     odoo_validated_at = models.DateTimeField("validated in Odoo", null=True, blank=True)
     odoo_write_date = models.DateTimeField(null=True, blank=True)
     tracked_at = models.DateTimeField("tracking created at", null=True, blank=True)
@@ -154,6 +176,11 @@ class Shipment(models.Model):
     def clear_review(self) -> None:
         self.needs_review = False
         self.review_reason = ""
+
+    @property
+    def is_final(self) -> bool:
+        """Delivered or expired: only newer news with new carrier scans may move it on."""
+        return self.status in FINAL_STATUSES
 
 
 class Checkpoint(models.Model):
@@ -189,8 +216,15 @@ class EventState(models.TextChoices):
     RECEIVED = "received", "Received, waiting to be processed"
     PROCESSED = "processed", "Processed"
     DUPLICATE = "duplicate", "Duplicate (already processed)"
+    UNMATCHED = "unmatched", "Waiting for its shipment (tracking not known yet)"
+    IGNORED = "ignored", "Nothing to apply"
     REJECTED = "rejected", "Rejected (failed authentication)"
     FAILED = "failed", "Failed"
+
+
+class EventSource(models.TextChoices):
+    WEBHOOK = "webhook", "Webhook"
+    RECONCILE = "reconcile", "Reconciliation poll"
 
 
 class TrackingEvent(models.Model):
@@ -201,21 +235,81 @@ class TrackingEvent(models.Model):
     headers = models.JSONField(default=dict)
     body = models.BinaryField()
     signature = models.CharField(max_length=20, choices=SignatureResult.choices, default=SignatureResult.NOT_CHECKED)
+    source = models.CharField(max_length=20, choices=EventSource.choices, default=EventSource.WEBHOOK)
+    kind = models.CharField("event", max_length=40, blank=True)
     event_id = models.CharField(max_length=64, blank=True, db_index=True)
     dedupe_key = models.CharField(max_length=128, blank=True, db_index=True)
+    body_sha256 = models.CharField("body SHA-256", max_length=64, blank=True, db_index=True)
+    news_at = models.DateTimeField(
+        "AfterShip news as of", null=True, blank=True, help_text="The tracking's updated_at in the event (UTC)."
+    )
     tracking_number = models.CharField(max_length=100, blank=True, db_index=True)
     slug = models.CharField(max_length=100, blank=True)
     tag = models.CharField(max_length=50, blank=True)
     shipment = models.ForeignKey(Shipment, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
     state = models.CharField(max_length=20, choices=EventState.choices, default=EventState.RECEIVED, db_index=True)
     error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField("times processed", default=0)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["state", "shipment"], name="event_state_shipment"),
+            models.Index(fields=["state", "tracking_number"], name="event_state_number"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_id or 'event'} {self.tracking_number} {self.tag}".strip()
+
+    @property
+    def can_reprocess(self) -> bool:
+        return self.state in (EventState.FAILED, EventState.UNMATCHED, EventState.IGNORED, EventState.PROCESSED)
+
+
+class StatusChange(models.Model):
+    """A parcel's move to a new status, told to Odoo in order: a note, the fields, an activity, the customer.
+
+    Each step's result is kept as soon as Odoo confirms it, so a write-back interrupted by an outage
+    resumes where it stopped and never posts the same note twice.
+    """
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="status_changes")
+    event = models.ForeignKey(
+        "TrackingEvent", null=True, blank=True, on_delete=models.SET_NULL, related_name="status_changes"
+    )
+    status = models.CharField(max_length=32, choices=ShipmentStatus.choices)
+    status_text = models.CharField("status in words", max_length=300)
+    tag = models.CharField("AfterShip tag", max_length=50, blank=True)
+    subtag = models.CharField("AfterShip subtag", max_length=50, blank=True)
+    subtag_message = models.CharField(max_length=200, blank=True)
+    checkpoint_time = models.DateTimeField("last scan at", null=True, blank=True)
+    checkpoint_location = models.CharField("last scan place", max_length=300, blank=True)
+    checkpoint_message = models.TextField("last scan", blank=True)
+    expected_delivery = models.DateTimeField(null=True, blank=True)
+    tracking_url = models.CharField("tracking page", max_length=500, blank=True)
+    news_at = models.DateTimeField("AfterShip news as of", null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    note_id = models.PositiveIntegerField("Odoo note id", null=True, blank=True)
+    activity_reason = models.CharField("activity for", max_length=32, blank=True)
+    activity_id = models.PositiveIntegerField("Odoo activity id", null=True, blank=True)
+    activity_outcome = models.CharField("activity", max_length=200, blank=True)
+    customer_message_id = models.PositiveIntegerField("Odoo customer message id", null=True, blank=True)
+    customer_outcome = models.CharField("customer message", max_length=200, blank=True)
+    written_at = models.DateTimeField("written to Odoo at", null=True, blank=True)
+
+    class Meta:
+        ordering = ["shipment", "id"]
+        verbose_name = "status change"
+        indexes = [models.Index(fields=["shipment", "written_at"], name="change_shipment_written")]
+
+    def __str__(self) -> str:
+        return f"{self.shipment} → {self.status_text}"
+
+    @property
+    def is_written(self) -> bool:
+        return self.written_at is not None
 
 
 class JobKind(models.TextChoices):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -354,10 +355,63 @@ class OdooClient:
             kwargs["allfields"] = names
         return self.call(model, "fields_get", **kwargs)
 
-    def message_post(self, model: str, record_id: int, body: str) -> int:
-        """Post an internal note in the record's chatter (no e-mail to followers)."""
-        result = self.call(
-            model, "message_post", [record_id], body=body, message_type="comment", subtype_xmlid="mail.mt_note"
-        )
+    def message_post(
+        self,
+        model: str,
+        record_id: int,
+        body: str,
+        *,
+        subtype_xmlid: str = "mail.mt_note",
+        partner_ids: list[int] | None = None,
+        html: bool = False,
+    ) -> int:
+        """Post in the record's chatter: an internal note (mail.mt_note), or a message to `partner_ids`
+        (mail.mt_comment), which Odoo mails to them. Keyword arguments only: Odoo refuses a positional body."""
+        kwargs: dict[str, Any] = {"body": body, "message_type": "comment", "subtype_xmlid": subtype_xmlid}
+        if partner_ids:
+            kwargs["partner_ids"] = list(partner_ids)
+        if html:
+            kwargs["body_is_html"] = True
+        result = self.call(model, "message_post", [record_id], **kwargs)
         # JSON-RPC downgrades the new message to its id; JSON-2 answers with the list of ids.
         return result[0] if isinstance(result, list) else result
+
+    def activity_schedule(
+        self,
+        model: str,
+        record_id: int,
+        *,
+        summary: str,
+        note: str,
+        user_id: int,
+        date_deadline: str,
+        act_type_xmlid: str = "mail.mail_activity_data_todo",
+    ) -> int | None:
+        """Schedule an activity on a record, as any user who may write the record can (no ir.model access needed)."""
+        result = self.call(
+            model,
+            "activity_schedule",
+            [record_id],
+            act_type_xmlid=act_type_xmlid,
+            summary=summary,
+            note=note,
+            user_id=user_id,
+            date_deadline=date_deadline,
+        )
+        return record_id_of(result)
+
+
+def record_id_of(result: Any) -> int | None:
+    """The id in what Odoo answers for a new record: an int, a list of ints (JSON-2), or over JSON-RPC the
+    recordset's repr ("mail.activity(15,)"), which is what `activity_schedule` returns."""
+    if isinstance(result, bool):
+        return None
+    if isinstance(result, int):
+        return result
+    if isinstance(result, list) and result and isinstance(result[0], int):
+        return result[0]
+    if isinstance(result, dict) and isinstance(result.get("id"), int):
+        return result["id"]
+    if isinstance(result, str) and (match := re.search(r"\((\d+)", result)):
+        return int(match.group(1))
+    return None

@@ -17,13 +17,14 @@ from .aftership import (
 )
 from .alerts import alert_logistics
 from .carriers import courier_forget, courier_list
-from .jobs import Outcome
-from .models import CarrierMapping, Shipment, ShipmentStatus, SyncJob
+from .jobs import Outcome, job_handler
+from .models import CarrierMapping, JobKind, Shipment, ShipmentStatus, SyncJob
 from .status import status_for_tag
 
 logger = logging.getLogger(__name__)
 
 
+@job_handler(JobKind.CREATE_TRACKING, service="aftership")
 def tracking_create(job: SyncJob, client: AfterShipClient) -> Outcome:
     """Create (or link) the AfterShip tracking of the job's shipment."""
     shipment = job.shipment  # loaded with its carrier by the claim, a moment ago
@@ -127,12 +128,22 @@ def _needs_review(shipment: Shipment, reason: str, *, notify: bool) -> Outcome:
 
 
 def _link(shipment: Shipment, tracking: dict) -> None:
+    """Remember the tracking; its status only if no webhook has brought newer news meanwhile."""
     shipment.aftership_id = tracking.get("id") or ""
     shipment.slug = tracking.get("slug") or shipment.slug
-    shipment.tag = tracking.get("tag") or ""
-    shipment.subtag = tracking.get("subtag") or ""
-    shipment.subtag_message = (tracking.get("subtag_message") or "")[:200]
-    shipment.status = status_for_tag(shipment.tag)
     shipment.tracked_at = timezone.now()
+    link = tracking.get("courier_tracking_link") or tracking.get("aftership_tracking_url") or ""
+    shipment.tracking_url = link[:500]
     shipment.clear_review()
-    shipment.save()
+    linked = ["aftership_id", "slug", "tracked_at", "tracking_url", "needs_review", "review_reason", "updated_at"]
+    shipment.save(update_fields=linked)
+    tag = tracking.get("tag") or ""
+    news = {
+        "tag": tag,
+        "subtag": tracking.get("subtag") or "",
+        "subtag_message": (tracking.get("subtag_message") or "")[:200],
+        "status": status_for_tag(tag),
+    }
+    if Shipment.objects.filter(pk=shipment.pk, news_at__isnull=True).update(**news):
+        for name, value in news.items():
+            setattr(shipment, name, value)

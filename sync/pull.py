@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from . import jobs
 from .carriers import carrier_mappings_ensure
+from .inbound import events_rematch
 from .mapping import (
     PARTNER_FIELDS,
     PICKING_FIELDS,
@@ -32,6 +32,7 @@ from .mapping import (
 )
 from .models import CarrierMapping, JobKind, Shipment, ShipmentStatus, SyncCursor
 from .odoo import OdooClient
+from .odoo_fields import odoo_fields_existing
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ DELIVERY_DOMAIN = [
 ORDER = "write_date asc, id asc"
 INCREMENTAL_CURSOR = "odoo_deliveries"
 _ODOO_FORMAT = "%Y-%m-%d %H:%M:%S"
-_FIELDS_CACHE_SECONDS = 3600
 
 
 @dataclass
@@ -70,20 +70,7 @@ def odoo_timestamp(moment: datetime) -> str:
 
 def _existing_fields(client: OdooClient, model: str, wanted: set[str]) -> set[str]:
     """Which of these fields exist in this Odoo (custom fields, optional modules); asked once an hour."""
-    if not wanted:
-        return set()
-    key = f"shiptrack:odoo-fields:{client.config.url}:{client.config.db}:{model}:{','.join(sorted(wanted))}"
-    known = cache.get(key)
-    if known is None:
-        known = sorted(client.fields_get(model, sorted(wanted)))
-        cache.set(key, known, _FIELDS_CACHE_SECONDS)
-        missing = wanted - set(known)
-        if missing:
-            logger.warning(
-                "fields configured for AfterShip do not exist in Odoo",
-                extra={"odoo_model": model, "fields": sorted(missing)},
-            )
-    return set(known)
+    return set(odoo_fields_existing(client, model, wanted))
 
 
 def _custom_field_config() -> dict[str, str]:
@@ -159,6 +146,7 @@ def deliveries_intake(deliveries: list[Delivery], stats: PullStats | None = None
         Shipment.objects.bulk_create(to_create, ignore_conflicts=True)
         stats.shipments_new += len(to_create)
         if to_create:
+            events_rematch()  # AfterShip's news about a tracking made outside the portal may be waiting
             existing = {
                 (s.picking_id, s.tracking_number): s for s in Shipment.objects.filter(picking_id__in=picking_ids)
             }
@@ -198,6 +186,7 @@ def _new_shipment(delivery: Delivery, number: str, mapping: CarrierMapping | Non
         carrier=mapping,
         tracking_number=number,
         slug=mapping.slug if mapping else "",
+        odoo_user_id=(many2one(delivery.picking.get("user_id")) or (None,))[0],
         odoo_validated_at=odoo_datetime(delivery.picking.get("date_done")),
         odoo_write_date=odoo_datetime(delivery.picking.get("write_date")),
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
+RECONCILE_SCHEDULE = "Reconcile trackings changed in AfterShip"
+
 
 def schedule_specs() -> list[dict]:
     return [
@@ -18,6 +20,11 @@ def schedule_specs() -> list[dict]:
             "minutes": settings.SYNC_FULL_PULL_INTERVAL_MINUTES,
         },
         {"name": "Dispatch due sync jobs", "func": "sync.tasks.dispatch_jobs", "minutes": 1},
+        {
+            "name": RECONCILE_SCHEDULE,
+            "func": "sync.tasks.reconcile_trackings",
+            "minutes": round(settings.AFTERSHIP_RECONCILE_INTERVAL_HOURS * 60),
+        },
     ]
 
 
@@ -25,6 +32,9 @@ def schedules_ensure() -> None:
     from django_q.models import Schedule
 
     for spec in schedule_specs():
+        if spec["minutes"] <= 0:  # switched off
+            Schedule.objects.filter(name=spec["name"]).delete()
+            continue
         Schedule.objects.update_or_create(
             name=spec["name"],
             defaults={

@@ -12,6 +12,7 @@ from .jobs import jobs_dispatch, jobs_drain
 from .models import ServiceState
 from .odoo import OdooAuthError, OdooError
 from .pull import pull_catchup, pull_incremental
+from .writeback import writebacks_release
 
 logger = logging.getLogger(__name__)
 
@@ -22,11 +23,15 @@ def drain_jobs() -> dict:
 
 
 def dispatch_jobs() -> int:
+    """Every minute: the safety net for lost doorbells, unmatched events and write-backs left without a job."""
     from .connection import aftership_probe_if_paused
-    from .inbound import events_process
+    from .inbound import events_process, events_rematch
+    from .writeback import writebacks_ensure
 
     aftership_probe_if_paused()
+    events_rematch()
     events_process()
+    writebacks_ensure()
     return jobs_dispatch()
 
 
@@ -40,6 +45,7 @@ def _pull(kind: str, puller) -> dict:
     try:
         with odoo_client() as client:
             stats = puller(client)
+        writebacks_release()  # Odoo answers: write-backs waiting out a backoff need not wait longer
     except OdooAuthError as exc:
         service_pause(ServiceState.ODOO, str(exc))
         raise
@@ -59,7 +65,24 @@ def catchup_deliveries() -> dict:
     return _pull("catch-up", pull_catchup)
 
 
-def process_events() -> int:
+def process_events() -> dict:
     from .inbound import events_process
 
-    return events_process()
+    stats = events_process()
+    return {"applied": stats.applied, "duplicates": stats.duplicates, "failed": stats.failed}
+
+
+def reconcile_trackings() -> dict:
+    from .clients import aftership_client
+    from .inbound import events_process
+    from .reconcile import trackings_reconcile
+
+    if service_paused(ServiceState.AFTERSHIP):
+        return {"skipped": "aftership credentials refused"}
+    client = aftership_client()
+    try:
+        stats = trackings_reconcile(client=client)
+    finally:
+        client.close()
+    events_process()
+    return stats.as_dict()

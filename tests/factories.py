@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+from pathlib import Path
+
 from sync.mapping import Delivery
 
 CARRIER_NAMES = {4: "DHL Express", 5: "FedEx", 6: "UPS", 7: "Colissimo", 9: "Coursier Express Lyon"}
@@ -44,3 +50,57 @@ def delivery(
     }
     sale = {"id": sale_id, "name": f"S{sale_id:05d}", "client_order_ref": False, "date_order": False} if sale_id else {}
     return Delivery(picking=picking, partner=partner, sale_order=sale, country_code=country)
+
+
+# -- the DHL parcel of WH/OUT/00015 (Odoo simulator's picking 20) and AfterShip's news about it ----------
+JOURNEY = Path(__file__).parent / "fixtures" / "aftership" / "journey"
+WEBHOOK_URL = "/aftership/webhook/tracking?token=url-token"
+
+
+def journey_body(name: str) -> bytes:
+    """A fixture's bytes as AfterShip would send them."""
+    return (JOURNEY / f"{name}.json").read_bytes()
+
+
+def journey_payload(name: str) -> dict:
+    return json.loads(journey_body(name))
+
+
+def signed(body: bytes, secret: str = "whsec-current") -> str:
+    # Computed here independently of the portal's code, as AfterShip documents it.
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def webhook(client, body: bytes | dict | str):
+    """POST a tracking update to the portal's endpoint, signed with the current secret."""
+    if isinstance(body, str):
+        body = journey_body(body)
+    elif isinstance(body, dict):
+        body = json.dumps(body).encode()
+    return client.post(
+        WEBHOOK_URL,
+        data=body,
+        content_type="application/json",
+        HTTP_AFTERSHIP_HMAC_SHA256=signed(body),
+        HTTP_AS_WEBHOOK_VERSION="2026-07",
+    )
+
+
+def dhl_shipment(**overrides):
+    """The shipment the portal holds for WH/OUT/00015 once its AfterShip tracking exists."""
+    from sync.models import Shipment, ShipmentStatus
+
+    values = {
+        "picking_id": 20,
+        "picking_name": "WH/OUT/00015",
+        "sale_order_id": 25,
+        "sale_order_name": "S00025",
+        "partner_id": 45,
+        "partner_name": "Müller Logistik GmbH",
+        "tracking_number": "4815162342",
+        "slug": "dhl",
+        "aftership_id": "dhl4815162342trk000000001",
+        "status": ShipmentStatus.PENDING,
+        "tag": "Pending",
+    }
+    return Shipment.objects.create(**{**values, **overrides})

@@ -907,6 +907,14 @@ class IrModelFields(BaseModel):
     def _compute_display_name(self, rid: int, row: dict[str, Any]) -> str:
         return f"{row.get('field_description')} ({row.get('model')})"
 
+    def _unlink(self) -> None:
+        """A manual field leaves its model, column and data with it (transcript 80; base field removal,
+        which Odoo refuses, is not simulated)."""
+        for rid in self._ids:
+            if self._get(rid, "state") == "manual":
+                self.env.sim.registry.remove_field(self._get(rid, "model"), self._get(rid, "name"))
+        super()._unlink()
+
 
 class IrModelFieldsSelection(BaseModel):
     _name = "ir.model.fields.selection"

@@ -229,6 +229,9 @@ class Registry:
         fields[fld.name] = fld
         self.fields[model] = fields
 
+    def remove_field(self, model: str, name: str) -> None:
+        self.fields[model] = {key: fld for key, fld in self.fields.get(model, {}).items() if key != name}
+
 
 class Environment:
     """Who (uid), in which transaction, with which context; `env[model]` gives an empty recordset."""

@@ -22,7 +22,16 @@ def test_the_schedules_exist_once_with_the_configured_intervals(settings):
         "Pull validated deliveries from Odoo": ("sync.tasks.pull_deliveries", 3, -1),
         "Catch up on deliveries of the last days": ("sync.tasks.catchup_deliveries", 60, -1),
         "Dispatch due sync jobs": ("sync.tasks.dispatch_jobs", 1, -1),
+        "Reconcile trackings changed in AfterShip": ("sync.tasks.reconcile_trackings", 360, -1),
     }
+
+
+def test_a_reconciliation_interval_of_zero_removes_its_schedule(settings):
+    schedules_ensure()
+    settings.AFTERSHIP_RECONCILE_INTERVAL_HOURS = 0
+    schedules_ensure()
+
+    assert not Schedule.objects.filter(func="sync.tasks.reconcile_trackings").exists()
 
 
 def test_the_roles_have_their_permissions():

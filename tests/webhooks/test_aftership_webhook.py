@@ -60,7 +60,7 @@ def test_each_sample_payload_is_accepted_and_stored_byte_for_byte(client, fixtur
 def test_a_delivered_update_moves_the_shipment_to_done_with_its_history(client, ups_shipment):
     deliver(client, (FIXTURES / "tracking_update_delivered.json").read_bytes())
 
-    assert events_process() == 1
+    assert events_process().applied == 1
 
     ups_shipment.refresh_from_db()
     assert ups_shipment.status == ShipmentStatus.DONE
@@ -96,7 +96,7 @@ def test_failed_authentication_is_refused_but_kept(client, kwargs, result):
     event = TrackingEvent.objects.get()
     assert (event.state, event.signature) == (EventState.REJECTED, result)
     assert bytes(event.body) == body
-    assert events_process() == 0
+    assert events_process().handled == 0
 
 
 def test_a_re_serialised_body_does_not_pass_the_signature(client):

@@ -1,0 +1,345 @@
+"""Telling Odoo what AfterShip heard: the delivery order's chatter and fields, an activity when a parcel
+is in trouble, and optionally the customer.
+
+1. Applying news (`inbound`) records each change of status as a `StatusChange` and marks the shipment
+   due (`writeback_mark_due`), which queues one write-back job per shipment: whatever piles up while
+   Odoo is away is written by that one job, in order, when it is back.
+2. The job (`writeback_run`) posts one note per change, oldest first, and keeps each step's result at
+   once (note, activity, customer message), so a retry resumes where the last attempt stopped. Then it
+   writes the fields once, with the newest values, where the database has them.
+3. A scheduled sweep (`writebacks_ensure`) queues a job for any shipment left due without one.
+
+What the portal writes and what it never writes: AfterShip wins on delivery progress (status, scans,
+expected delivery, tracking link); Odoo wins on customer and order data, which the portal only reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from . import jobs
+from .carriers import courier_list_cached
+from .jobs import Outcome, job_handler
+from .models import JobKind, JobState, ServiceState, Shipment, ShipmentStatus, StatusChange, SyncJob
+from .odoo import OdooAccessError, OdooClient, OdooMissingError, OdooProgrammingError
+from .odoo_fields import odoo_fields_existing, odoo_fields_forget
+from .status import status_words
+
+logger = logging.getLogger(__name__)
+
+PICKING = "stock.picking"
+# Shipments left due longer than this without a job are picked up by the sweep.
+SWEEP_AFTER_SECONDS = 60
+_TEXT_TYPES = ("char", "text", "html")
+
+
+# -- queueing --------------------------------------------------------------------------------------------
+def writeback_mark_due(shipment: Shipment) -> bool:
+    """There is news for Odoo: mark the shipment due and make sure a job will write it. False when write-back is off.
+
+    The caller saves `writeback_due_at`. If a job is running for the shipment right now, no second job is
+    queued: the running one sees that the shipment became due again after it started and goes on.
+    """
+    if not settings.ODOO_WRITEBACK:
+        return False
+    shipment.writeback_due_at = timezone.now()
+    jobs.jobs_create([jobs.job_build(JobKind.WRITEBACK, shipment=shipment)])
+    return True
+
+
+def writebacks_due(*, stale_after_seconds: float = 0) -> dict[int, SyncJob | None]:
+    """Shipments with news for Odoo (due, or with unwritten changes), each with its latest write-back job."""
+    stale = timezone.now() - timedelta(seconds=stale_after_seconds)
+    due = set(Shipment.objects.filter(writeback_due_at__lte=stale).values_list("id", flat=True)[:1000])
+    due |= set(
+        StatusChange.objects.filter(written_at__isnull=True, created_at__lte=stale)
+        .values_list("shipment_id", flat=True)
+        .distinct()[:1000]
+    )
+    latest: dict[int, SyncJob | None] = dict.fromkeys(due)
+    for job in SyncJob.objects.filter(kind=JobKind.WRITEBACK, shipment_id__in=due).order_by("shipment_id", "-id"):
+        if latest[job.shipment_id] is None:
+            latest[job.shipment_id] = job
+    return latest
+
+
+def writebacks_ensure(*, stale_after_seconds: float = SWEEP_AFTER_SECONDS) -> int:
+    """The sweep: queue a write-back for shipments with news for Odoo and no job to write it.
+
+    Shipments whose last write-back job failed or gave up wait for a person (Retry in the admin) or
+    for the next news; the sweep does not retry them every minute.
+    """
+    if not settings.ODOO_WRITEBACK:
+        return 0
+    due = writebacks_due(stale_after_seconds=stale_after_seconds)
+    waiting = [pk for pk, job in due.items() if job is None or job.state == JobState.DONE]
+    if not waiting:
+        return 0
+    created = jobs.jobs_create(
+        [jobs.job_build(JobKind.WRITEBACK, shipment=s) for s in Shipment.objects.filter(pk__in=waiting)]
+    )
+    if created and stale_after_seconds:
+        logger.warning("write-backs queued by the sweep", extra={"jobs": created})
+    return created
+
+
+def writebacks_release() -> int:
+    """Odoo answers again: write-backs waiting out a backoff go now (the outage is over, not their fault)."""
+    now = timezone.now()
+    count = SyncJob.objects.filter(
+        kind=JobKind.WRITEBACK, state=JobState.PENDING, attempts__gt=0, next_attempt_at__gt=now
+    ).update(next_attempt_at=now)
+    if count:
+        logger.warning("Odoo answers again: waiting write-backs go now", extra={"jobs": count})
+        transaction.on_commit(lambda: jobs.jobs_ring(count))
+    return count
+
+
+# -- the job -----------------------------------------------------------------------------------------------
+@dataclass
+class WritebackSummary:
+    notes: int = 0
+    fields: int = 0
+    activities: int = 0
+    customer_messages: int = 0
+
+    def text(self) -> str:
+        parts = [
+            _count(self.notes, "note"),
+            _count(self.fields, "field"),
+            _count(self.activities, "activity", "activities"),
+            _count(self.customer_messages, "customer message"),
+        ]
+        return "Odoo updated: " + ", ".join(parts)
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+@job_handler(JobKind.WRITEBACK, service="odoo")
+def writeback_run(job: SyncJob, odoo: OdooClient) -> Outcome:
+    """Write a shipment's news to its Odoo delivery order: notes in order, then the fields."""
+    shipment = job.shipment
+    summary = WritebackSummary()
+    try:
+        for _ in range(3):
+            started = timezone.now()
+            for change in shipment.status_changes.filter(written_at__isnull=True).order_by("id"):
+                _change_write(odoo, shipment, change, summary)
+            _fields_write(odoo, shipment, summary)
+            done = Shipment.objects.filter(pk=shipment.pk).filter(
+                Q(writeback_due_at__isnull=True) | Q(writeback_due_at__lte=started)
+            )
+            if done.update(writeback_due_at=None):
+                break
+            shipment.refresh_from_db()  # news arrived while writing: write it too
+    except OdooMissingError:
+        return Outcome.fail(
+            f"Delivery {shipment.picking_name} (id {shipment.picking_id}) no longer exists in Odoo, so its "
+            "tracking news cannot be written to it."
+        )
+    except OdooAccessError as exc:
+        return Outcome.fail(
+            f"Odoo refused the integration user: {exc.message} Give it Inventory / User (notes, fields, "
+            "activities on deliveries) and Sales / User (messages to customers), then retry."
+        )
+    ServiceState.objects.filter(service=ServiceState.ODOO).update(last_ok_at=timezone.now())
+    if job.attempts > 1:
+        writebacks_release()  # this one had failed before and Odoo answers now: the others may go too
+    return Outcome.done(summary.text())
+
+
+def _change_write(odoo: OdooClient, shipment: Shipment, change: StatusChange, summary: WritebackSummary) -> None:
+    """One change of status: the note, then the activity and the customer message where due."""
+    if change.note_id is None:
+        change.note_id = odoo.message_post(PICKING, shipment.picking_id, note_html(shipment, change), html=True) or 0
+        change.save(update_fields=["note_id"])
+        summary.notes += 1
+    if change.tag in settings.ODOO_ACTIVITY_STATUSES and not change.activity_outcome:
+        change.activity_outcome = _activity_ensure(odoo, shipment, change, summary)[:200]
+        change.save(update_fields=["activity_id", "activity_reason", "activity_outcome"])
+    customer_due = settings.ODOO_NOTIFY_CUSTOMER and change.tag in settings.ODOO_NOTIFY_CUSTOMER_STATUSES
+    if customer_due and not change.customer_outcome:
+        change.customer_outcome = _customer_tell(odoo, shipment, change, summary)[:200]
+        change.save(update_fields=["customer_message_id", "customer_outcome"])
+    change.written_at = timezone.now()
+    change.save(update_fields=["written_at"])
+
+
+# -- what the clerk reads ------------------------------------------------------------------------------------
+def _courier(shipment: Shipment) -> str:
+    names = courier_list_cached() or {}
+    return names.get(shipment.slug, shipment.slug) if shipment.slug else ""
+
+
+def _moment(value: datetime | None) -> str:
+    return timezone.localtime(value).strftime("%d %b %Y %H:%M") if value else ""
+
+
+def _day(value: datetime | None) -> str:
+    return timezone.localtime(value).strftime("%d %b %Y") if value else ""
+
+
+def _safe_link(url: str) -> str:
+    return url if url.startswith(("https://", "http://")) else ""
+
+
+def note_html(shipment: Shipment, change: StatusChange) -> str:
+    """The chatter note: status in words, number and courier, last scan, expected delivery, tracking link."""
+    lines = [format_html("Tracking number {} ({})", shipment.tracking_number, _courier(shipment) or "courier unknown")]
+    if change.checkpoint_message or change.checkpoint_location:
+        scan = ", ".join(p for p in (change.checkpoint_message, change.checkpoint_location) if p)
+        when = f" ({_moment(change.checkpoint_time)})" if change.checkpoint_time else ""
+        lines.append(format_html("Last scan: {}{}", scan, when))
+    if change.expected_delivery:
+        lines.append(format_html("Expected delivery: {}", _day(change.expected_delivery)))
+    details = format_html_join("", "{}<br/>", ((line,) for line in lines))
+    body = format_html("<p><b>{}</b> (AfterShip)</p><p>{}</p>", change.status_text, details)
+    if link := _safe_link(change.tracking_url):
+        body += format_html('<p><a href="{}" target="_blank">Follow the parcel on the carrier\'s page</a></p>', link)
+    return str(body)
+
+
+def _customer_sentence(shipment: Shipment, change: StatusChange) -> str:
+    parcel = f"your parcel {shipment.tracking_number}" + (f" ({_courier(shipment)})" if shipment.slug else "")
+    order = f" for order {shipment.sale_order_name}" if shipment.sale_order_name else ""
+    if change.status == ShipmentStatus.OUT_FOR_DELIVERY:
+        return f"Good news: {parcel}{order} is out for delivery today."
+    if change.status == ShipmentStatus.DONE:
+        return f"{parcel[0].upper()}{parcel[1:]}{order} has been delivered."
+    if change.status == ShipmentStatus.EXCEPTION:
+        reason = f": {change.subtag_message}" if change.subtag_message else ""
+        return f"There is a problem with the delivery of {parcel}{order}{reason}. We are looking into it."
+    return f"News about {parcel}{order}: {change.status_text}."
+
+
+def customer_html(shipment: Shipment, change: StatusChange) -> str:
+    body = format_html("<p>{}</p>", _customer_sentence(shipment, change))
+    if link := _safe_link(change.tracking_url):
+        body += format_html('<p><a href="{}">Follow your parcel</a></p>', link)
+    return str(body)
+
+
+# -- activity ---------------------------------------------------------------------------------------------
+def _activity_user(odoo: OdooClient, shipment: Shipment) -> int:
+    """ODOO_ACTIVITY_USER (a login) if it names a user, else the delivery's responsible, else the integration user."""
+    login = settings.ODOO_ACTIVITY_USER
+    if login:
+        key = f"shiptrack:odoo-user:{odoo.config.url}:{odoo.config.db}:{login}"
+        uid = cache.get(key)
+        if uid is None:
+            found = odoo.call("res.users", "search", [("login", "=", login)], limit=1)
+            uid = found[0] if found else 0
+            cache.set(key, uid, 3600)
+        if uid:
+            return uid
+        logger.warning(
+            "ODOO_ACTIVITY_USER names no Odoo user; using the delivery's responsible", extra={"login": login}
+        )
+    return shipment.odoo_user_id or odoo.uid()
+
+
+def _activity_ensure(odoo: OdooClient, shipment: Shipment, change: StatusChange, summary: WritebackSummary) -> str:
+    """One open activity per shipment and reason: a repeat of the same trouble does not add another."""
+    previous = (
+        StatusChange.objects.filter(shipment=shipment, activity_reason=change.status, activity_id__isnull=False)
+        .exclude(pk=change.pk)
+        .order_by("-id")
+        .first()
+    )
+    if previous and odoo.call("mail.activity", "search_count", [("id", "=", previous.activity_id)]):
+        return f"Activity #{previous.activity_id} is still open"
+    user_id = _activity_user(odoo, shipment)
+    reason = change.status_text
+    change.activity_id = odoo.activity_schedule(
+        PICKING,
+        shipment.picking_id,
+        summary=f"Parcel {shipment.tracking_number}: {reason}"[:250],
+        note=note_html(shipment, change),
+        user_id=user_id,
+        date_deadline=timezone.localdate().isoformat(),
+    )
+    change.activity_reason = change.status
+    summary.activities += 1
+    return f"Activity #{change.activity_id} for user #{user_id}"
+
+
+# -- customer ---------------------------------------------------------------------------------------------
+def _customer_tell(odoo: OdooClient, shipment: Shipment, change: StatusChange, summary: WritebackSummary) -> str:
+    """A message on the sale order to the customer, which Odoo mails in the company's own layout."""
+    if not shipment.sale_order_id:
+        return "Not sent: the delivery has no sale order"
+    if not shipment.partner_id:
+        return "Not sent: the delivery has no customer"
+    if odoo_fields_existing(odoo, "res.partner", {"is_blacklisted"}):
+        rows = odoo.read("res.partner", [shipment.partner_id], ["is_blacklisted"])
+        if rows and rows[0].get("is_blacklisted"):
+            return "Not sent: the customer is on Odoo's blacklist"
+    change.customer_message_id = odoo.message_post(
+        "sale.order",
+        shipment.sale_order_id,
+        customer_html(shipment, change),
+        subtype_xmlid="mail.mt_comment",
+        partner_ids=[shipment.partner_id],
+        html=True,
+    )
+    summary.customer_messages += 1
+    return f"Sent to the customer on {shipment.sale_order_name or 'the sale order'}"
+
+
+# -- fields -----------------------------------------------------------------------------------------------
+def _field_value(key: str, field_type: str, shipment: Shipment):
+    """The value for a write-back field, in the form its Odoo type takes; None when the type does not fit."""
+    if key == "status":
+        return status_words(shipment.status, shipment.subtag_message) if field_type in _TEXT_TYPES else None
+    if key == "tracking_url":
+        return (_safe_link(shipment.tracking_url) or False) if field_type in _TEXT_TYPES else None
+    when = shipment.expected_delivery
+    if field_type == "date":
+        return timezone.localtime(when).date().isoformat() if when else False
+    if field_type == "datetime":
+        return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if when else False
+    if field_type in _TEXT_TYPES:
+        return _day(when) or False
+    return None
+
+
+def _fields_write(odoo: OdooClient, shipment: Shipment, summary: WritebackSummary) -> None:
+    """Bring the delivery's write-back fields to the shipment's values, in one write of what changed."""
+    wanted = settings.ODOO_WRITEBACK_FIELDS
+    names = set(wanted.values())
+    for attempt in (1, 2):
+        existing = odoo_fields_existing(odoo, PICKING, names)
+        values = {}
+        for key, name in wanted.items():
+            attrs = existing.get(name)
+            if attrs is None or attrs.get("readonly"):
+                continue
+            value = _field_value(key, attrs.get("type", ""), shipment)
+            if value is not None:
+                values[name] = value
+        changed = {name: value for name, value in values.items() if shipment.odoo_fields.get(name, ...) != value}
+        if not changed:
+            return
+        try:
+            odoo.write(PICKING, [shipment.picking_id], changed)
+        except OdooProgrammingError as exc:
+            if attempt == 1 and "Invalid field" in exc.message:
+                odoo_fields_forget(odoo, PICKING, names)  # a field was removed in Odoo since we asked
+                continue
+            raise
+        shipment.odoo_fields = {**shipment.odoo_fields, **changed}
+        shipment.odoo_written_at = timezone.now()
+        shipment.save(update_fields=["odoo_fields", "odoo_written_at", "updated_at"])
+        summary.fields += len(changed)
+        return

@@ -1,0 +1,356 @@
+"""Applying AfterShip's news: in the order of AfterShip's updated_at, each event once, one bad event alone.
+
+Fixture-driven: `tests/fixtures/aftership/journey/` holds the webhooks of one DHL parcel (WH/OUT/00015),
+posted to the real endpoint and applied by the worker's code.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import threading
+import time
+
+import pytest
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+
+from sync import inbound
+from sync.inbound import event_reprocess, events_process
+from sync.models import (
+    Checkpoint,
+    EventState,
+    JobKind,
+    Shipment,
+    ShipmentStatus,
+    StatusChange,
+    SyncJob,
+    TrackingEvent,
+)
+from sync.pull import deliveries_intake
+from tests.factories import delivery, dhl_shipment, journey_payload, webhook
+
+pytestmark = pytest.mark.django_db
+
+
+def statuses(shipment: Shipment) -> list[str]:
+    return list(shipment.status_changes.order_by("id").values_list("status_text", flat=True))
+
+
+def test_news_in_order_moves_the_status_and_records_each_change_once(client):
+    shipment = dhl_shipment()
+    for name in ("01_in_transit", "02_out_for_delivery", "03_delivered"):
+        assert webhook(client, name).status_code == 200
+
+    stats = events_process()
+
+    shipment.refresh_from_db()
+    assert (stats.applied, stats.status_changes) == (3, 3)
+    assert shipment.status == ShipmentStatus.DONE
+    assert statuses(shipment) == ["In transit", "Out for delivery", "Delivered"]
+    assert shipment.checkpoints.count() == 3
+    assert shipment.tracking_url == "https://www.dhl.com/en/express/tracking.html?AWB=4815162342"
+    assert shipment.news_at.isoformat() == "2026-11-26T10:06:12+00:00"
+
+
+def test_news_posted_out_of_order_in_one_batch_is_applied_in_aftershipss_order(client):
+    shipment = dhl_shipment()
+    for name in ("03_delivered", "01_in_transit", "02_out_for_delivery"):
+        webhook(client, name)
+
+    events_process()
+
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.DONE
+    assert statuses(shipment) == ["In transit", "Out for delivery", "Delivered"]
+
+
+def test_a_late_older_event_without_checkpoints_does_not_undo_delivered(client):
+    shipment = dhl_shipment()
+    webhook(client, "03_delivered")
+    events_process()
+
+    webhook(client, "00_info_received_late")  # label created, no scans, hours older
+    events_process()
+
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.DONE
+    assert statuses(shipment) == ["Delivered"]
+    assert TrackingEvent.objects.filter(state=EventState.PROCESSED).count() == 2
+
+
+def test_a_late_older_event_with_checkpoints_only_adds_the_missing_scans(client):
+    shipment = dhl_shipment()
+    delivered = journey_payload("03_delivered")
+    delivered["msg"]["checkpoints"] = delivered["msg"]["checkpoints"][-1:]  # AfterShip sent only the last scan
+    webhook(client, delivered)
+    events_process()
+
+    webhook(client, "01_in_transit")
+    events_process()
+
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.DONE
+    assert statuses(shipment) == ["Delivered"]
+    assert sorted(shipment.checkpoints.values_list("tag", flat=True)) == ["Delivered", "InTransit"]
+
+
+def test_delivered_is_left_only_on_newer_news_that_brings_new_scans(client):
+    shipment = dhl_shipment()
+    webhook(client, "03_delivered")
+    events_process()
+    stale = journey_payload("02_out_for_delivery")
+    stale["event_id"] = "5f1c0b7e-1d2a-4c3b-8e4f-0000000000a1"
+    stale["msg"]["updated_at"] = "2026-11-26T12:00:00+00:00"  # newer stamp, but nothing the parcel did not have
+    webhook(client, stale)
+    events_process()
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.DONE
+
+    returned = journey_payload("03_delivered")
+    returned["event_id"] = "5f1c0b7e-1d2a-4c3b-8e4f-0000000000a2"
+    returned["msg"].update({"updated_at": "2026-11-27T09:00:00+00:00", "tag": "Exception", "subtag": "Exception_011"})
+    returned["msg"]["subtag_message"] = "Returned to sender"
+    returned["msg"]["checkpoints"].append(
+        {
+            **returned["msg"]["checkpoints"][-1],
+            "checkpoint_time": "2026-11-27T08:30:00",
+            "message": "Refused",
+            "tag": "Exception",
+            "subtag": "Exception_011",
+        }
+    )
+    webhook(client, returned)
+    events_process()
+
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.EXCEPTION
+    assert statuses(shipment) == ["Delivered", "Exception: Returned to sender"]
+
+
+def test_a_duplicate_is_applied_once_whether_it_comes_at_once_or_later(client):
+    shipment = dhl_shipment()
+    webhook(client, "01_in_transit")
+    webhook(client, "01_in_transit")
+    events_process()
+    webhook(client, "01_in_transit")  # AfterShip's retry after a timeout on its side
+    events_process()
+
+    states = sorted(TrackingEvent.objects.values_list("state", flat=True))
+    assert states == [EventState.DUPLICATE, EventState.DUPLICATE, EventState.PROCESSED]
+    assert statuses(shipment) == ["In transit"]
+    assert Checkpoint.objects.count() == 1
+
+
+def test_an_event_for_an_unknown_tracking_waits_and_is_applied_when_the_shipment_appears(client):
+    webhook(client, "01_in_transit")
+    stats = events_process()
+    event = TrackingEvent.objects.get()
+    assert (stats.unmatched, event.state) == (1, EventState.UNMATCHED)
+
+    # The pull then takes in the Odoo delivery with this number.
+    deliveries_intake([delivery(20, "4815162342", name="WH/OUT/00015", sale_id=25)])
+    events_process()
+
+    event.refresh_from_db()
+    shipment = Shipment.objects.get(tracking_number="4815162342")
+    assert event.state == EventState.PROCESSED and event.shipment == shipment
+    assert shipment.status == ShipmentStatus.IN_TRANSIT
+    assert shipment.aftership_id == "dhl4815162342trk000000001"  # linked: no second tracking will be created
+    assert statuses(shipment) == ["In transit"]
+
+
+def test_tracking_pending_time_flags_the_parcel_for_review(client):
+    shipment = dhl_shipment()
+    webhook(client, "07_tracking_pending_time")
+    events_process()
+
+    shipment.refresh_from_db()
+    assert shipment.needs_review
+    assert "no carrier scan" in shipment.review_reason
+    assert shipment.status == ShipmentStatus.PENDING
+
+
+def test_edd_revise_moves_the_expected_delivery_and_marks_the_news_for_odoo(client):
+    shipment = dhl_shipment()
+    webhook(client, "01_in_transit")
+    events_process()
+    SyncJob.objects.all().delete()
+    Shipment.objects.update(writeback_due_at=None)
+
+    webhook(client, "06_edd_revise")
+    events_process()
+
+    shipment.refresh_from_db()
+    assert shipment.expected_delivery.date().isoformat() == "2026-11-27"
+    assert statuses(shipment) == ["In transit"]  # no new note for a new date
+    assert shipment.writeback_due_at is not None
+    assert SyncJob.objects.filter(kind=JobKind.WRITEBACK, shipment=shipment).count() == 1
+
+
+def test_a_change_queues_one_write_back_job_per_shipment_however_many_events(client):
+    shipment = dhl_shipment()
+    for name in ("01_in_transit", "02_out_for_delivery", "03_delivered"):
+        webhook(client, name)
+        events_process()
+
+    assert SyncJob.objects.filter(kind=JobKind.WRITEBACK, shipment=shipment).count() == 1
+    assert StatusChange.objects.filter(shipment=shipment, written_at=None).count() == 3
+
+
+def test_an_event_kind_the_portal_does_not_apply_is_kept_as_ignored(client):
+    dhl_shipment()
+    payload = journey_payload("01_in_transit")
+    payload["event"] = "tracking_deleted"
+    webhook(client, payload)
+    events_process()
+
+    event = TrackingEvent.objects.get()
+    assert event.state == EventState.IGNORED
+    assert "tracking_deleted" in event.error
+
+
+def test_applying_an_event_costs_the_same_queries_whatever_its_number_of_checkpoints(client):
+    def queries_for(checkpoints: int, number: str) -> int:
+        dhl_shipment(tracking_number=number, aftership_id=f"trk{number}")
+        payload = journey_payload("01_in_transit")
+        payload["event_id"] = f"evt-{number}"
+        payload["msg"].update({"id": f"trk{number}", "tracking_number": number})
+        template = payload["msg"]["checkpoints"][0]
+        payload["msg"]["checkpoints"] = [
+            {**template, "checkpoint_time": f"2026-11-25T{9 + i // 60:02d}:{i % 60:02d}:00", "message": f"scan {i}"}
+            for i in range(checkpoints)
+        ]
+        webhook(client, payload)
+        with CaptureQueriesContext(connection) as queries:
+            events_process()
+        assert Shipment.objects.get(tracking_number=number).checkpoints.count() == checkpoints
+        return len(queries)
+
+    assert queries_for(1, "4815160001") == queries_for(40, "4815160002")
+
+
+def test_one_event_that_fails_does_not_stop_the_others_and_can_be_reprocessed(client, monkeypatch):
+    first, second = dhl_shipment(), dhl_shipment(tracking_number="4815162343", aftership_id="other")
+    bad = journey_payload("01_in_transit")
+    webhook(client, bad)
+    other = copy.deepcopy(bad)
+    other["event_id"] = "5f1c0b7e-1d2a-4c3b-8e4f-0000000000b1"
+    other["msg"].update({"id": "other", "tracking_number": "4815162343"})
+    webhook(client, other)
+    real = inbound._checkpoints_merge
+
+    def broken_for_the_first(shipment, checkpoints):
+        if shipment.pk == first.pk:
+            with connection.cursor() as cursor:  # a real database error inside the savepoint
+                cursor.execute("SELECT * FROM no_such_table")
+        return real(shipment, checkpoints)
+
+    monkeypatch.setattr(inbound, "_checkpoints_merge", broken_for_the_first)
+    stats = events_process()
+
+    assert (stats.failed, stats.applied) == (1, 1)
+    failed = TrackingEvent.objects.get(shipment=first)
+    assert failed.state == EventState.FAILED
+    assert "no_such_table" in failed.error
+    assert "Traceback" in failed.traceback
+    second.refresh_from_db()
+    assert second.status == ShipmentStatus.IN_TRANSIT
+    first.refresh_from_db()
+    assert first.status == ShipmentStatus.PENDING and not first.checkpoints.exists()
+
+    monkeypatch.setattr(inbound, "_checkpoints_merge", real)  # the cause is fixed
+    assert event_reprocess(event=failed)
+    events_process()
+    failed.refresh_from_db()
+    first.refresh_from_db()
+    assert failed.state == EventState.PROCESSED and failed.traceback == ""
+    assert first.status == ShipmentStatus.IN_TRANSIT
+
+
+@pytest.mark.postgres
+def test_a_value_longer_than_its_column_is_cut_not_fatal_on_postgresql(client):
+    shipment = dhl_shipment()
+    payload = journey_payload("05_exception_lost")
+    payload["msg"]["subtag"] = "Exception_" + "9" * 80
+    payload["msg"]["subtag_message"] = "Lost " * 100 + "\u0000"
+    payload["msg"]["checkpoints"][-1]["location"] = "Hannover\u0000" * 60
+    webhook(client, payload)
+
+    stats = events_process()
+
+    shipment.refresh_from_db()
+    assert stats.failed == 0
+    assert shipment.status == ShipmentStatus.EXCEPTION
+    assert len(shipment.subtag) == 50 and len(shipment.subtag_message) == 200
+    assert "\x00" not in shipment.subtag_message
+
+
+@pytest.mark.postgres
+def test_the_same_event_twice_at_once_is_applied_once(transactional_db, client):
+    shipment = dhl_shipment()
+    webhook(client, "01_in_transit")
+    webhook(client, "01_in_transit")
+    barrier = threading.Barrier(2)
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            events_process()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(TrackingEvent.objects.values_list("state", flat=True)) == [EventState.DUPLICATE, EventState.PROCESSED]
+    assert statuses(shipment) == ["In transit"]
+
+
+@pytest.mark.postgres
+def test_two_workers_never_apply_one_shipments_events_at_once(transactional_db, client, monkeypatch):
+    shipments = [dhl_shipment(tracking_number=f"48151600{i:02d}", aftership_id=f"trk{i}") for i in range(4)]
+    for i, shipment in enumerate(shipments):
+        for step, name in enumerate(("01_in_transit", "02_out_for_delivery", "03_delivered")):
+            payload = journey_payload(name)
+            payload["event_id"] = f"evt-{i}-{step}"
+            payload["msg"].update({"id": shipment.aftership_id, "tracking_number": shipment.tracking_number})
+            webhook(client, json.dumps(payload).encode())
+    spans: list[tuple[int, float, float, str]] = []
+    lock = threading.Lock()
+    real = inbound.event_apply
+
+    def timed(event, *, shipment, stats):
+        started = time.monotonic()
+        time.sleep(0.02)  # long enough for a second worker to collide if it could
+        real(event, shipment=shipment, stats=stats)
+        with lock:
+            spans.append((shipment.pk, started, time.monotonic(), threading.current_thread().name))
+
+    monkeypatch.setattr(inbound, "event_apply", timed)
+
+    def worker() -> None:
+        try:
+            events_process()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, name=f"w{i}") for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len(spans) == 12
+    for pk in {s.pk for s in shipments}:
+        mine = sorted((start, end, who) for shipment_id, start, end, who in spans if shipment_id == pk)
+        assert len({who for _, _, who in mine}) == 1  # one worker had this shipment
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(mine))  # one event after the other
+    assert len({who for *_, who in spans}) > 1  # and the shipments were shared out
+    for shipment in shipments:
+        assert statuses(shipment) == ["In transit", "Out for delivery", "Delivered"]
+    connections.close_all()
