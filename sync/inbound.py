@@ -264,13 +264,20 @@ def shipment_events_apply(*, shipment_id: int, stats: EventStats | None = None) 
         shipment = Shipment.objects.select_for_update(skip_locked=True).filter(pk=shipment_id).first()
         if shipment is None:
             return stats  # another worker holds it (or it was deleted): its events wait for the next round
-        events = TrackingEvent.objects.filter(shipment_id=shipment_id, state=EventState.RECEIVED).order_by(
-            F("news_at").asc(nulls_first=True), "received_at", "id"
-        )
-        for event in events:
+        events = TrackingEvent.objects.filter(shipment_id=shipment_id, state=EventState.RECEIVED)
+        for event in sorted(events, key=_news_order):
             _event_apply_safely(shipment, event, stats)
         stats.shipments.add(shipment_id)
     return stats
+
+
+def _news_order(event: TrackingEvent) -> tuple:
+    """AfterShip's updated_at first; within one second (scans reported together), the fuller picture last."""
+    try:
+        scans = len(json.loads(bytes(event.body))["msg"].get("checkpoints") or [])
+    except (ValueError, RecursionError, KeyError, TypeError, AttributeError):
+        scans = 0
+    return (event.news_at or datetime.min.replace(tzinfo=UTC), scans, event.received_at, event.pk)
 
 
 def _event_apply_safely(shipment: Shipment, event: TrackingEvent, stats: EventStats) -> None:

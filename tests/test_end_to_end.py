@@ -3,6 +3,7 @@ webhook comes back and the worker applies it. HTTP everywhere, the test database
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -14,7 +15,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from sync.models import CarrierMapping, EventState, Shipment, ShipmentStatus, TrackingEvent
+from sync.models import CarrierMapping, EventState, JobKind, Shipment, ShipmentStatus, SyncJob, TrackingEvent
+from sync.tasks import pull_deliveries
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +42,7 @@ def worker(transactional_db, odoo, aftership):
         "ODOO_URL": odoo.url,
         "AFTERSHIP_API_BASE": aftership.url,
         "Q_WORKERS": "2",
+        "SYNC_BACKOFF_BASE_SECONDS": "1",
         "LOG_LEVEL": "WARNING",
     }
     process = subprocess.Popen(
@@ -51,11 +54,15 @@ def worker(transactional_db, odoo, aftership):
         start_new_session=True,
     )
     yield process
-    os.killpg(process.pid, signal.SIGTERM)
+    # To the cluster's main process only: it stops its workers itself (a signal to the whole group kills
+    # the monitor first, and the cluster then waits out its timeout for it).
+    process.send_signal(signal.SIGTERM)
     try:
-        process.wait(timeout=20)
+        process.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # whatever is left of the group
 
 
 def wait_until(condition, seconds: float = 30.0, what: str = "") -> None:
@@ -91,3 +98,67 @@ def test_a_validated_delivery_is_tracked_and_its_carrier_news_comes_back(live_se
     event = TrackingEvent.objects.get()
     assert event.state == EventState.PROCESSED and event.signature == "valid"
     assert Shipment.objects.get().checkpoints.get().message == "Departed FedEx hub"
+
+
+def notes_on(odoo, picking_id: int) -> list[str]:
+    return [
+        m["body"].split("</b>")[0].removeprefix("<p><b>")
+        for m in odoo.messages_for("stock.picking", picking_id)
+        if m["subtype_id"] == 2  # mail.mt_note
+    ]
+
+
+def status_field(odoo, picking_id: int) -> str | None:
+    return odoo.get("stock.picking", picking_id).get("x_aftership_status")
+
+
+def tracked_delivery(live_server, odoo, aftership) -> str:
+    """WH/OUT/00025 validated in Odoo and tracked in AfterShip by the worker; returns the tracking id."""
+    CarrierMapping.objects.create(odoo_carrier_id=5, odoo_carrier_name="FedEx", slug="fedex")
+    odoo.add_webhook_automation(f"{live_server.url}/odoo/webhook/picking?token=odoo-push-token")
+    aftership.webhook_urls = [f"{live_server.url}/aftership/webhook/tracking?token=url-token"]
+    aftership.webhook_secret = "whsec-current"
+    odoo.validate_picking(30)
+    wait_until(
+        lambda: Shipment.objects.filter(tracking_number="770000000001").exclude(aftership_id="").exists(),
+        what="the tracking to be created by the worker",
+    )
+    return Shipment.objects.get(tracking_number="770000000001").aftership_id
+
+
+def carrier_moves(aftership, tracking_id: str) -> None:
+    """Three scans; each is in the portal before the next happens, as hours apart on a real journey."""
+    for status, tag, message, place in (
+        (ShipmentStatus.IN_TRANSIT, "InTransit", "Departed FedEx hub", "Memphis, TN"),
+        (ShipmentStatus.OUT_FOR_DELIVERY, "OutForDelivery", "On FedEx vehicle for delivery", "Lyon, FR"),
+        (ShipmentStatus.DONE, "Delivered", "Delivered", "Lyon, FR"),
+    ):
+        aftership.advance(tracking_id, tag, message=message, location=place)
+        wait_until(lambda s=status: Shipment.objects.filter(status=s).exists(), what=f"{tag} to be applied")
+
+
+def test_the_carrier_news_reaches_the_odoo_delivery_in_order(live_server, odoo, aftership, worker):
+    tracking_id = tracked_delivery(live_server, odoo, aftership)
+
+    carrier_moves(aftership, tracking_id)
+
+    wait_until(lambda: status_field(odoo, 30) == "Delivered", what="the delivery's status field at Delivered")
+    assert notes_on(odoo, 30) == ["In transit", "Out for delivery", "Delivered"]
+
+
+def test_news_that_comes_while_odoo_is_down_reaches_it_in_order_once_it_is_back(live_server, odoo, aftership, worker):
+    tracking_id = tracked_delivery(live_server, odoo, aftership)
+    odoo.faults.outage = True
+
+    carrier_moves(aftership, tracking_id)
+    wait_until(
+        lambda: SyncJob.objects.filter(kind=JobKind.WRITEBACK, attempts__gte=1).exists(),
+        what="a write-back to fail on the outage",
+    )
+    assert notes_on(odoo, 30) == []
+    odoo.faults.outage = False
+    pull_deliveries()  # the scheduled pull finds Odoo answering again and releases the waiting write-backs
+
+    wait_until(lambda: status_field(odoo, 30) == "Delivered", what="the write-back once Odoo is back")
+    assert notes_on(odoo, 30) == ["In transit", "Out for delivery", "Delivered"]
+    assert SyncJob.objects.filter(kind=JobKind.WRITEBACK).count() == 1  # one job carried the whole backlog

@@ -781,6 +781,8 @@ def transcript_world(sim: OdooSimulator) -> None:
         ):
             sim.db.bump_sequence(model, next_id)
     sim.add_custom_field("stock.picking", "x_aftership_status", "char", "AfterShip Status", field_id=7882)
+    # The write-back transcripts (65-68) were recorded a day later with a new key of the same user.
+    sim.add_api_key(8, "6ef0ce5ea7b7c2d537ba363f6e04230ff723b71e", name="AfterShip portal (renewed)")
 
 
 # -- the demo warehouse ------------------------------------------------------------------------------------

@@ -66,6 +66,18 @@ def test_news_posted_out_of_order_in_one_batch_is_applied_in_aftershipss_order(c
     assert statuses(shipment) == ["In transit", "Out for delivery", "Delivered"]
 
 
+def test_news_stamped_in_the_same_second_is_ordered_by_how_much_it_knows(client):
+    shipment = dhl_shipment()
+    for name in ("03_delivered", "02_out_for_delivery", "01_in_transit"):  # reported together, sent out of order
+        payload = journey_payload(name)
+        payload["msg"]["updated_at"] = "2026-11-26T10:06:12+00:00"
+        webhook(client, payload)
+
+    events_process()
+
+    assert statuses(shipment) == ["In transit", "Out for delivery", "Delivered"]
+
+
 def test_a_late_older_event_without_checkpoints_does_not_undo_delivered(client):
     shipment = dhl_shipment()
     webhook(client, "03_delivered")
