@@ -57,10 +57,8 @@ def worker(transactional_db, odoo, aftership):
     # To the cluster's main process only: it stops its workers itself (a signal to the whole group kills
     # the monitor first, and the cluster then waits out its timeout for it).
     process.send_signal(signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)  # whatever is left of the group
 
