@@ -147,6 +147,7 @@ def _start_simulators(env: dict[str, str]):
         webhook_secret=env["AFTERSHIP_WEBHOOK_SECRETS"].split(",")[0],
         seed=18,
     )
+    aftership.webhook_event_types = {"tracking_update", "edd_revise"}
     odoo.start()
     aftership.start()
     aftership.start_carriers(step_seconds=8)

@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 
 from . import jobs
 from .carriers import courier_list_cached
+from .inbound import event_reprocess
 from .models import (
     ApiUsage,
     CarrierMapping,
@@ -25,6 +26,7 @@ from .models import (
     ServiceState,
     Shipment,
     ShipmentStatus,
+    StatusChange,
     SyncCursor,
     SyncJob,
     TrackingEvent,
@@ -166,6 +168,13 @@ class CheckpointInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class StatusChangeInline(ReadOnlyInline):
+    model = StatusChange
+    fields = ["created_at", "status_text", "checkpoint_message", "written_at", "activity_outcome", "customer_outcome"]
+    readonly_fields = fields
+    verbose_name_plural = "status changes told to Odoo"
+
+
 class JobInline(ReadOnlyInline):
     model = SyncJob
     fields = ["kind", "state", "attempts", "next_attempt_at", "last_outcome", "last_error"]
@@ -206,7 +215,7 @@ class ShipmentAdmin(admin.ModelAdmin):
     list_select_related = ["carrier"]
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in Shipment._meta.fields]
-    inlines = [CheckpointInline, JobInline]
+    inlines = [StatusChangeInline, CheckpointInline, JobInline]
     actions = ["retry_tracking", "resync_from_odoo"]
     show_full_result_count = False
 
@@ -326,16 +335,20 @@ class SyncJobAdmin(ReadOnlyAdmin):
 
 @admin.register(TrackingEvent)
 class TrackingEventAdmin(ReadOnlyAdmin):
-    list_display = ["received_at", "event_id", "tracking_number", "slug", "tag", "signature", "state", "shipment"]
-    list_filter = ["state", "signature", "tag"]
+    list_display = ["received_at", "kind", "tracking_number", "slug", "tag", "state", "short_error", "shipment"]
+    list_filter = ["state", "source", "kind", "signature", "tag"]
+    actions = ["reprocess"]
     search_fields = ["=event_id", "tracking_number"]
     list_select_related = ["shipment"]
     show_full_result_count = False
     exclude = ["body"]
     readonly_fields = [
         "received_at",
+        "source",
         "remote_addr",
         "signature",
+        "kind",
+        "news_at",
         "event_id",
         "dedupe_key",
         "tracking_number",
@@ -344,10 +357,27 @@ class TrackingEventAdmin(ReadOnlyAdmin):
         "shipment",
         "state",
         "error",
+        "traceback",
+        "attempts",
         "processed_at",
         "headers",
         "body_text",
     ]
+
+    @admin.display(description="error")
+    def short_error(self, obj):
+        return obj.error[:80]
+
+    @admin.action(description="Reprocess the selected events (failed, unmatched or ignored)", permissions=["resync"])
+    def reprocess(self, request, queryset):
+        queued = sum(event_reprocess(event=event) for event in queryset.exclude(state__in=["rejected", "received"]))
+        self.message_user(
+            request,
+            ngettext("%d event queued to be applied again.", "%d events queued to be applied again.", queued) % queued,
+        )
+
+    def has_resync_permission(self, request):
+        return request.user.has_perm(RESYNC_PERMISSION)
 
     @admin.display(description="body")
     def body_text(self, obj):
@@ -357,6 +387,31 @@ class TrackingEventAdmin(ReadOnlyAdmin):
         except ValueError:
             text = raw.decode("utf-8", errors="replace")
         return format_html("<pre>{}</pre>", text)
+
+
+class WrittenFilter(admin.SimpleListFilter):
+    title = "in Odoo"
+    parameter_name = "written"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Waiting to be written"), ("yes", "Written")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(written_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(written_at__isnull=False)
+        return queryset
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "shipment", "status_text", "written_at", "activity_outcome", "customer_outcome"]
+    list_filter = [WrittenFilter, "status"]
+    search_fields = ["shipment__tracking_number", "shipment__picking_name", "shipment__sale_order_name"]
+    list_select_related = ["shipment"]
+    show_full_result_count = False
+    readonly_fields = [f.name for f in StatusChange._meta.fields]
 
 
 @admin.register(SyncCursor)

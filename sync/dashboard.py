@@ -50,6 +50,8 @@ def dashboard_summary() -> dict:
         ApiUsage.objects.filter(hour=hour).values_list("service").annotate(n=Sum("calls")).values_list("service", "n")
     )
     cursor = SyncCursor.objects.filter(name=INCREMENTAL_CURSOR).first()
+    writebacks = Shipment.objects.filter(writeback_due_at__isnull=False).count()
+    odoo = ServiceState.objects.filter(service=ServiceState.ODOO).first()
     return {
         "paused": list(ServiceState.objects.filter(credentials_ok=False)),
         "parcels": parcels,
@@ -58,4 +60,6 @@ def dashboard_summary() -> dict:
         "calls": {"aftership": calls.get("aftership", 0), "odoo": calls.get("odoo", 0)},
         "unmapped": CarrierMapping.objects.filter(slug="", enabled=True).count(),
         "last_pull": cursor.last_run_at if cursor else None,
+        "writebacks_waiting": writebacks,
+        "last_odoo_ok": odoo.last_ok_at if odoo else None,
     }

@@ -417,7 +417,10 @@ def shipment_apply_tracking(
     *, shipment: Shipment, msg: dict, news_at: datetime | None, event: TrackingEvent | None = None
 ) -> StatusChange | None:
     """Merge a tracking object into its shipment; returns the change of status to tell Odoo about, if any."""
-    checkpoints = [c for c in (msg.get("checkpoints") or []) if isinstance(c, dict)]
+    checkpoints = msg.get("checkpoints") or []
+    if not isinstance(checkpoints, list):
+        raise ValueError(f"msg.checkpoints is a {type(checkpoints).__name__}, not a list of checkpoints")
+    checkpoints = [c for c in checkpoints if isinstance(c, dict)]
     new_count, last, newest_scan = _checkpoints_merge(shipment, checkpoints)
     update = {"updated_at"}
     if newest_scan and (shipment.last_checkpoint_at is None or newest_scan > shipment.last_checkpoint_at):

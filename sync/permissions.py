@@ -16,6 +16,7 @@ _VIEW = [
     "view_apiusage",
     "view_servicestate",
     "view_synccursor",
+    "view_statuschange",
 ]
 ROLES = {
     # Map Odoo carriers to AfterShip couriers and see how parcels are doing.

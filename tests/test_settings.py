@@ -114,3 +114,32 @@ def test_manage_py_names_the_missing_setting_without_a_traceback(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("Shiptrack Portal cannot start, settings are missing: SECRET_KEY, ODOO_URL")
+
+
+def test_write_back_fields_take_the_defaults_and_a_key_left_empty_is_not_written(tmp_path):
+    code = "print(sorted(s.ODOO_WRITEBACK_FIELDS.items()), s.ODOO_NOTIFY_CUSTOMER, s.ODOO_ACTIVITY_STATUSES)"
+    result = load_settings(
+        {**COMPLETE, "ODOO_WRITEBACK_FIELDS": "status=x_studio_parcel,tracking_url="}, tmp_path, code
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "[('expected_delivery', 'x_aftership_expected_delivery'), ('status', 'x_studio_parcel')] False "
+        "['Exception', 'AttemptFail', 'Expired', 'AvailableForPickup']"
+    )
+
+
+def test_write_back_mistakes_are_explained(tmp_path):
+    env = {
+        **COMPLETE,
+        "ODOO_WRITEBACK_FIELDS": "state=x_status,status=X Status",
+        "ODOO_NOTIFY_CUSTOMER_STATUSES": "Delivered,Lost",
+        "ODOO_NOTIFY_CUSTOMER": "sometimes",
+    }
+    message = load_settings(env, tmp_path).stderr.strip().splitlines()[-1]
+    assert (
+        "ODOO_WRITEBACK_FIELDS: 'state=x_status' (expected status=..., expected_delivery=..., tracking_url=...)"
+        in message
+    )
+    assert "ODOO_WRITEBACK_FIELDS: 'X Status' is not an Odoo field name" in message
+    assert "ODOO_NOTIFY_CUSTOMER_STATUSES has Lost" in message
+    assert "ODOO_NOTIFY_CUSTOMER='sometimes' (expected true or false)" in message

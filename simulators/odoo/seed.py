@@ -1060,6 +1060,8 @@ def demo_world(
             }
         )
     sim.add_custom_field("stock.picking", "x_aftership_status", "char", "AfterShip Status")
+    sim.add_custom_field("stock.picking", "x_aftership_expected_delivery", "date", "Expected Delivery")
+    sim.add_custom_field("stock.picking", "x_aftership_tracking_url", "char", "Tracking Page")
 
     customers = [p["id"] for p in sim.records("res.partner", [("is_company", "=", True), ("id", ">", 44)])]
     trackable = [p["id"] for p in sim.records("res.partner", [("id", "in", customers), ("country_id", "!=", False)])]

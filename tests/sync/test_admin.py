@@ -114,3 +114,42 @@ def test_the_front_page_warns_when_outbound_work_is_paused(admin_client, db):
     content = admin_client.get(reverse("admin:index")).content.decode()
     assert "AfterShip refused the portal's credentials" in content
     assert "The API Key is invalid." in content
+
+
+def test_an_integration_admin_reprocesses_a_failed_event_and_a_manager_cannot(client, odoo):
+    from sync.inbound import events_process
+    from sync.models import EventState
+    from tests.factories import dhl_shipment, webhook
+
+    shipment = dhl_shipment()
+    webhook(client, "01_in_transit")
+    event = TrackingEvent.objects.get()
+    TrackingEvent.objects.filter(pk=event.pk).update(state=EventState.FAILED, error="OperationalError: disk full")
+    url = reverse("admin:sync_trackingevent_changelist")
+
+    client.force_login(staff("lena", LOGISTICS_MANAGERS))
+    assert "reprocess" not in client.get(url).content.decode()
+
+    client.force_login(staff("ops", INTEGRATION_ADMINS))
+    response = client.post(url, {"action": "reprocess", "_selected_action": [event.pk]}, follow=True)
+    assert "1 event queued to be applied again." in response.content.decode()
+    events_process()
+    event.refresh_from_db()
+    assert (event.state, event.error, event.shipment) == (EventState.PROCESSED, "", shipment)
+
+
+def test_a_shipment_page_shows_what_was_told_to_odoo(admin_client, odoo):
+    from sync.inbound import events_process
+    from sync.jobs import jobs_drain as drain
+    from sync.models import JobKind
+    from tests.factories import dhl_shipment, webhook
+
+    shipment = dhl_shipment()
+    webhook(admin_client, "01_in_transit")
+    events_process()
+    drain(kinds=[JobKind.WRITEBACK], once=True)
+
+    page = admin_client.get(reverse("admin:sync_shipment_change", args=[shipment.pk])).content.decode()
+    assert "Status changes told to Odoo" in page and "In transit" in page
+    front = admin_client.get(reverse("admin:index")).content.decode()
+    assert "0 deliveries waiting to be written" in front
