@@ -474,7 +474,7 @@ def shipment_apply_tracking(
         )
     news_for_odoo = change is not None or (shipment.expected_delivery, shipment.tracking_url) != before_fields
     if news_for_odoo and writeback_mark_due(shipment):
-        update.add("writeback_due_at")
+        update |= {"writeback_due_at", "writeback_seq"}
     shipment.save(update_fields=sorted(update))
     return change
 

@@ -68,14 +68,17 @@ class Outcome:
 # -- handlers ----------------------------------------------------------------------------------------
 # Each job kind has one handler, registered by the module that owns the work (`outbound`, `writeback`),
 # and the service whose client it takes; the runner knows no handler module.
-_HANDLERS: dict[str, tuple[str, Callable[..., Outcome]]] = {}
+_HANDLERS: dict[str, tuple[str, Callable[..., Outcome], Callable[[SyncJob], None] | None]] = {}
 
 
-def job_handler(kind: str, *, service: str):
-    """Register `fn(job, client) -> Outcome` as the handler of `kind`; `service` is "aftership" or "odoo"."""
+def job_handler(kind: str, *, service: str, after: Callable[[SyncJob], None] | None = None):
+    """Register `fn(job, client) -> Outcome` as the handler of `kind`; `service` is "aftership" or "odoo".
+
+    `after(job)` runs once the job's new state is saved (e.g. to queue what came in while it ran).
+    """
 
     def register(fn: Callable[..., Outcome]) -> Callable[..., Outcome]:
-        _HANDLERS[kind] = (service, fn)
+        _HANDLERS[kind] = (service, fn, after)
         return fn
 
     return register
@@ -343,8 +346,8 @@ def job_execute(job: SyncJob, clients: _Clients) -> Outcome:
     started = time.monotonic()
     started_at = timezone.now()
     with log_context(job_id=job.id, shipment_id=job.shipment_id, picking_id=job.picking_id):
+        service, handler, after = _HANDLERS[job.kind]
         try:
-            service, handler = _HANDLERS[job.kind]
             outcome = handler(job, clients.aftership if service == ServiceState.AFTERSHIP else clients.odoo)
         except Exception as exc:
             outcome = _outcome_for_exception(exc)
@@ -360,6 +363,11 @@ def job_execute(job: SyncJob, clients: _Clients) -> Outcome:
         )
         log = logger.info if outcome.kind in ("done", "wait") else logger.warning
         log("job %s", outcome.kind, extra={"outcome": outcome.message, "attempt": job.attempts, "ms": duration_ms})
+        if after is not None:
+            try:
+                after(job)
+            except Exception:
+                logger.exception("could not finish up after a job; the dispatcher's sweep will")
     return outcome
 
 

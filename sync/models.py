@@ -149,6 +149,9 @@ class Shipment(models.Model):
         db_index=True,
         help_text="Set when there is news to write to the Odoo delivery order; cleared once it is written.",
     )
+    writeback_seq = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Counts the news for Odoo, so a write-back knows if more came meanwhile."
+    )
     odoo_validated_at = models.DateTimeField("validated in Odoo", null=True, blank=True)
     odoo_write_date = models.DateTimeField(null=True, blank=True)
     tracked_at = models.DateTimeField("tracking created at", null=True, blank=True)

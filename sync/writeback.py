@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -51,9 +50,20 @@ def writeback_mark_due(shipment: Shipment) -> bool:
     """
     if not settings.ODOO_WRITEBACK:
         return False
-    shipment.writeback_due_at = timezone.now()
+    shipment.writeback_due_at = shipment.writeback_due_at or timezone.now()
+    shipment.writeback_seq += 1
     jobs.jobs_create([jobs.job_build(JobKind.WRITEBACK, shipment=shipment)])
+    # A job that was finishing as this news came in may not have seen it: make sure one will.
+    shipment_id = shipment.pk
+    transaction.on_commit(lambda: writeback_ensure(shipment_id))
     return True
+
+
+def writeback_ensure(shipment_id: int) -> None:
+    """Queue a write-back for this shipment if it is due and none is open."""
+    shipment = Shipment.objects.filter(pk=shipment_id, writeback_due_at__isnull=False).first()
+    if shipment is not None:
+        jobs.jobs_create([jobs.job_build(JobKind.WRITEBACK, shipment=shipment)])
 
 
 def writebacks_due(*, stale_after_seconds: float = 0) -> dict[int, SyncJob | None]:
@@ -126,23 +136,27 @@ def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
-@job_handler(JobKind.WRITEBACK, service="odoo")
+def _after_writeback(job: SyncJob) -> None:
+    # News that came while the job was finishing found it still running and queued nothing: queue it now.
+    if job.state == JobState.DONE:
+        writeback_ensure(job.shipment_id)
+
+
+@job_handler(JobKind.WRITEBACK, service="odoo", after=_after_writeback)
 def writeback_run(job: SyncJob, odoo: OdooClient) -> Outcome:
     """Write a shipment's news to its Odoo delivery order: notes in order, then the fields."""
     shipment = job.shipment
     summary = WritebackSummary()
     try:
-        for _ in range(3):
-            started = timezone.now()
+        for _ in range(5):
+            shipment.refresh_from_db()  # the news as committed now, not as it was when the job was claimed
+            seen = shipment.writeback_seq
             for change in shipment.status_changes.filter(written_at__isnull=True).order_by("id"):
                 _change_write(odoo, shipment, change, summary)
             _fields_write(odoo, shipment, summary)
-            done = Shipment.objects.filter(pk=shipment.pk).filter(
-                Q(writeback_due_at__isnull=True) | Q(writeback_due_at__lte=started)
-            )
-            if done.update(writeback_due_at=None):
+            # Done unless news came meanwhile (on PostgreSQL this waits for a worker applying news to commit).
+            if Shipment.objects.filter(pk=shipment.pk, writeback_seq=seen).update(writeback_due_at=None):
                 break
-            shipment.refresh_from_db()  # news arrived while writing: write it too
     except OdooMissingError:
         return Outcome.fail(
             f"Delivery {shipment.picking_name} (id {shipment.picking_id}) no longer exists in Odoo, so its "

@@ -278,3 +278,26 @@ def test_the_sweep_queues_a_write_back_that_lost_its_job(client, odoo):
     write_back()
 
     assert len(notes(odoo)) == 1
+
+
+def test_news_applied_while_a_write_back_runs_is_written_by_that_same_job(client, odoo, monkeypatch):
+    from sync import writeback
+
+    dhl_shipment()
+    news(client, "01_in_transit")
+    real = writeback._fields_write
+    arrived = []
+
+    def news_meanwhile(*args, **kwargs):
+        if not arrived:  # a worker applies the next webhook while this job talks to Odoo
+            arrived.append(True)
+            news(client, "02_out_for_delivery")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(writeback, "_fields_write", news_meanwhile)
+    write_back()
+
+    assert [m["body"].split("</b>")[0] for m in notes(odoo)] == ["<p><b>In transit", "<p><b>Out for delivery"]
+    assert odoo.get("stock.picking", 20)["x_aftership_status"] == "Out for delivery"
+    assert SyncJob.objects.filter(kind=JobKind.WRITEBACK).count() == 1
+    assert Shipment.objects.get().writeback_due_at is None
