@@ -239,6 +239,8 @@ def events_process(*, limit: int = 500) -> EventStats:
     """Apply waiting events, a shipment at a time, until none are left or `limit` events were handled."""
     stats = EventStats()
     _, stats.unmatched = events_match(limit=limit)
+    # Shipments another worker holds. A shipment this worker applied stays a candidate: news that came
+    # while it was applying (and that the other worker skipped, finding it locked) is applied next round.
     tried: set[int] = set()
     while stats.handled < limit:
         candidates = [
@@ -252,23 +254,22 @@ def events_process(*, limit: int = 500) -> EventStats:
         if not candidates:
             break
         for shipment_id in candidates:
-            tried.add(shipment_id)
-            shipment_events_apply(shipment_id=shipment_id, stats=stats)
+            if not shipment_events_apply(shipment_id=shipment_id, stats=stats):
+                tried.add(shipment_id)
     return stats
 
 
-def shipment_events_apply(*, shipment_id: int, stats: EventStats | None = None) -> EventStats:
-    """Apply one shipment's waiting events in the order of AfterShip's news; skip it if another worker has it."""
-    stats = stats if stats is not None else EventStats()
+def shipment_events_apply(*, shipment_id: int, stats: EventStats) -> bool:
+    """Apply one shipment's waiting events in the order of AfterShip's news; False if another worker has it."""
     with transaction.atomic():
         shipment = Shipment.objects.select_for_update(skip_locked=True).filter(pk=shipment_id).first()
         if shipment is None:
-            return stats  # another worker holds it (or it was deleted): its events wait for the next round
+            return False  # another worker holds it (or it was deleted)
         events = TrackingEvent.objects.filter(shipment_id=shipment_id, state=EventState.RECEIVED)
         for event in sorted(events, key=_news_order):
             _event_apply_safely(shipment, event, stats)
         stats.shipments.add(shipment_id)
-    return stats
+    return True
 
 
 def _news_order(event: TrackingEvent) -> tuple:

@@ -167,7 +167,8 @@ def writeback_run(job: SyncJob, odoo: OdooClient) -> Outcome:
             f"Odoo refused the integration user: {exc.message} Give it Inventory / User (notes, fields, "
             "activities on deliveries) and Sales / User (messages to customers), then retry."
         )
-    ServiceState.objects.filter(service=ServiceState.ODOO).update(last_ok_at=timezone.now())
+    if not ServiceState.objects.filter(service=ServiceState.ODOO).update(last_ok_at=timezone.now()):
+        ServiceState.objects.get_or_create(service=ServiceState.ODOO, defaults={"last_ok_at": timezone.now()})
     if job.attempts > 1:
         writebacks_release()  # this one had failed before and Odoo answers now: the others may go too
     return Outcome.done(summary.text())
