@@ -126,6 +126,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):
         pass  # no stderr access log
 
+    def setup(self) -> None:
+        super().setup()
+        self.server.simulator._connection_opened()  # type: ignore[attr-defined]
+
     def _dispatch(self) -> None:
         sim: SimulatorServer = self.server.simulator  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
@@ -168,13 +172,19 @@ class SimulatorServer:
 
     name = "simulator"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, seed: int | None = None):
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, seed: int | None = None, workers: int | None = None
+    ):
         self.host = host
         self.port = port
         self.faults = Faults()
         self.random = random.Random(seed)
         self.lock = threading.RLock()
         self.request_log: list[LoggedRequest] = []
+        # TCP connections accepted: a client that keeps its connections alive opens few.
+        self.connections = 0
+        # `workers`: requests served at once (1 for a single-worker server); None for as many as come.
+        self._workers = threading.BoundedSemaphore(workers) if workers else None
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -235,7 +245,17 @@ class SimulatorServer:
         """Hook to stop background activity."""
 
     # -- request handling -----------------------------------------------------------------------
+    def _connection_opened(self) -> None:
+        with self.lock:
+            self.connections += 1
+
     def _respond(self, request: Request) -> Response:
+        if self._workers is None:
+            return self._respond_now(request)
+        with self._workers:  # a busy single-worker server makes the next caller wait, as Odoo's does
+            return self._respond_now(request)
+
+    def _respond_now(self, request: Request) -> Response:
         faults = self.faults
         if faults.latency:
             time.sleep(faults.latency)
@@ -276,3 +296,4 @@ class SimulatorServer:
     def clear_log(self) -> None:
         with self.lock:
             self.request_log.clear()
+            self.connections = 0

@@ -28,7 +28,7 @@ def odoo_probe() -> ProbeResult:
     try:
         with odoo_client() as client:
             version = client.version().get("server_version", "?")
-            uid = client.uid()
+            uid = client.uid(fresh=True)  # a login now, not the one this process remembers
     except OdooAuthError as exc:
         service_pause(ServiceState.ODOO, str(exc))
         return ProbeResult("odoo", False, f"Odoo refused the login: {exc.message}")

@@ -3,17 +3,23 @@
 Both transports sit behind one interface (`OdooClient.call(model, method, *args, **kwargs)`) and turn
 Odoo's error objects into the typed exceptions below, which callers act on: authentication stops
 the work, access and validation errors need a person, transient errors are retried later.
+
+A login costs Odoo half a second of CPU (it checks the password hash before the API key), so a
+process logs in once and every client in it, in every thread, reuses that uid until Odoo refuses it;
+then one login again, and the call is made once more. Each thread keeps its HTTP connections to Odoo
+open between clients (keep-alive).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -102,9 +108,15 @@ class OdooConfig:
     url: str
     db: str
     username: str
-    api_key: str
+    api_key: str = field(repr=False)
     protocol: str = "jsonrpc"
     timeout: float = 30.0
+
+    @property
+    def login_key(self) -> tuple[str, str, str, str]:
+        """What a login is valid for; the key is hashed so it never sits in a dict key in the clear."""
+        digest = hashlib.sha256(self.api_key.encode()).hexdigest()
+        return (self.url, self.db, self.username, digest)
 
     @classmethod
     def from_settings(cls) -> OdooConfig:
@@ -138,21 +150,28 @@ class _Transport:
         return None
 
 
-class JsonRpcTransport(_Transport):
-    """`/jsonrpc` with `common.authenticate` once, then `object.execute_kw` with uid and API key."""
+# uids by OdooConfig.login_key, for every client of the process; the lock makes one thread log in while
+# the others wait for its answer.
+_LOGINS: dict[tuple, int] = {}
+_LOGIN_LOCK = threading.Lock()
+_ids = itertools.count(1)
 
-    def __init__(self, config: OdooConfig, session: requests.Session):
-        super().__init__(config, session)
-        self._uid: int | None = None
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
+
+def odoo_logins_forget() -> None:
+    """Drop every cached login (tests; a process that changed its credentials)."""
+    with _LOGIN_LOCK:
+        _LOGINS.clear()
+
+
+class JsonRpcTransport(_Transport):
+    """`/jsonrpc` with `common.authenticate` once per process, then `object.execute_kw` with uid and API key."""
 
     def _rpc(self, service: str, method: str, args: list, *, model: str = "", rpc_method: str = "") -> Any:
         body = {
             "jsonrpc": "2.0",
             "method": "call",
             "params": {"service": service, "method": method, "args": args},
-            "id": next(self._ids),
+            "id": next(_ids),
         }
         response = self._post(f"{self.config.url}/jsonrpc", json=body)
         if failure := self._server_failure(response):
@@ -173,41 +192,51 @@ class JsonRpcTransport(_Transport):
         # A method that returns None comes back without a "result" key at all.
         return payload.get("result")
 
-    def uid(self) -> int:
-        with self._lock:
-            if self._uid is None:
+    def uid(self, *, fresh: bool = False) -> int:
+        """The process's uid for these credentials, logging in only if there is none (or `fresh`)."""
+        key = self.config.login_key
+        with _LOGIN_LOCK:
+            if fresh or key not in _LOGINS:
                 uid = self._rpc(
                     "common", "authenticate", [self.config.db, self.config.username, self.config.api_key, {}]
                 )
                 if not uid:
+                    _LOGINS.pop(key, None)
                     raise OdooAuthError(
                         f"Odoo refused the login {self.config.username!r} on database {self.config.db!r}: "
                         "check ODOO_USERNAME and ODOO_API_KEY (API keys of internal users expire after 90 days).",
                         name="odoo.exceptions.AccessDenied",
                     )
-                self._uid = int(uid)
-            return self._uid
+                _LOGINS[key] = int(uid)
+            return _LOGINS[key]
 
-    def forget_login(self) -> None:
-        with self._lock:
-            self._uid = None
+    def forget_login(self, uid: int | None = None) -> None:
+        """Odoo refused this uid: the next call logs in again (unless another thread already did)."""
+        with _LOGIN_LOCK:
+            if uid is None or _LOGINS.get(self.config.login_key) == uid:
+                _LOGINS.pop(self.config.login_key, None)
 
     def version(self) -> dict:
         return self._rpc("common", "version", [])
 
+    def _execute(self, uid: int, model: str, method: str, args: list, kwargs: dict) -> Any:
+        return self._rpc(
+            "object",
+            "execute_kw",
+            [self.config.db, uid, self.config.api_key, model, method, args, kwargs],
+            model=model,
+            rpc_method=method,
+        )
+
     def call(self, model: str, method: str, args: list, kwargs: dict) -> Any:
         uid = self.uid()
         try:
-            return self._rpc(
-                "object",
-                "execute_kw",
-                [self.config.db, uid, self.config.api_key, model, method, args, kwargs],
-                model=model,
-                rpc_method=method,
-            )
+            return self._execute(uid, model, method, args, kwargs)
         except OdooAuthError:
-            self.forget_login()
-            raise
+            # The uid this process kept is refused (the database was restored, the user replaced): log in
+            # once again and retry; a key that was revoked fails the login and stops here.
+            self.forget_login(uid)
+        return self._execute(self.uid(), model, method, args, kwargs)
 
 
 # JSON-2 passes everything by name; these are the positional parameters of the ORM methods we use.
@@ -238,11 +267,11 @@ class Json2Transport(_Transport):
         # Same keys as common.version over JSON-RPC, so callers need not know the protocol.
         return {"server_version": data.get("version"), "server_version_info": data.get("version_info")}
 
-    def uid(self) -> int:
+    def uid(self, *, fresh: bool = False) -> int:
         context = self.call("res.users", "context_get", [], {})
         return int(context.get("uid") or 0)
 
-    def forget_login(self) -> None:
+    def forget_login(self, uid: int | None = None) -> None:
         pass
 
     def call(self, model: str, method: str, args: list, kwargs: dict) -> Any:
@@ -273,20 +302,31 @@ class Json2Transport(_Transport):
         raise error_from_payload(data, model=model, method=method)
 
 
+_SESSIONS = threading.local()
+
+
+def _session() -> requests.Session:
+    """This thread's HTTP session: its connections to Odoo stay open from one client to the next."""
+    session = getattr(_SESSIONS, "session", None)
+    if session is None:
+        session = _SESSIONS.session = requests.Session()
+        session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
 class OdooClient:
-    """The portal's one way to talk to Odoo. Reuses one HTTP session; counts calls per model.method."""
+    """The portal's one way to talk to Odoo: the process's login, the thread's connections; counts calls."""
 
     def __init__(self, config: OdooConfig | None = None, *, on_call: Callable[[str, str, bool], None] | None = None):
         self.config = config or OdooConfig.from_settings()
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
+        self.session = _session()
         transport_cls = Json2Transport if self.config.protocol == "json2" else JsonRpcTransport
         self.transport = transport_cls(self.config, self.session)
         self.on_call = on_call
         self.calls = 0
 
     def close(self) -> None:
-        self.session.close()
+        """Nothing to release: the login and the connections outlive the client, for the next one."""
 
     def __enter__(self) -> OdooClient:
         return self
@@ -297,8 +337,9 @@ class OdooClient:
     def version(self) -> dict:
         return self.transport.version()
 
-    def uid(self) -> int:
-        return self.transport.uid()
+    def uid(self, *, fresh: bool = False) -> int:
+        """Odoo's id of the integration user; `fresh` logs in again to check the credentials now."""
+        return self.transport.uid(fresh=fresh)
 
     def call(self, model: str, method: str, *args: Any, **kwargs: Any) -> Any:
         started = time.monotonic()

@@ -101,7 +101,8 @@ def aftership_client_factory(aftership):
 def odoo_server():
     from simulators.odoo import OdooSimulator
 
-    sim = OdooSimulator().start()
+    # Odoo's password hashing costs half a second per login; the tests count logins instead of paying them.
+    sim = OdooSimulator(password_rounds=1).start()
     yield sim
     sim.stop()
 
@@ -110,7 +111,9 @@ def odoo_server():
 def odoo(odoo_server, settings):
     """The Odoo 18 simulator holding the recorded server's records, and the portal pointing at it."""
     from simulators.odoo import transcript_world
+    from sync.odoo import odoo_logins_forget
 
+    odoo_logins_forget()  # the simulator starts again from its base data: a login of an earlier test is void
     odoo_server.reset()
     transcript_world(odoo_server)
     odoo_server.faults.reset()

@@ -17,6 +17,7 @@ On version 18, /json/2 does not exist (404 page) and /web/version is not served.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import logging
@@ -24,6 +25,7 @@ import random
 import re
 import secrets
 import threading
+import time
 import xmlrpc.client
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -80,6 +82,9 @@ BOT_API_KEY = "e7cab076b7ad4a90745ab1d66decba764b676077"
 DB_NAME = "odoo18"
 
 JSON_MIMETYPES = ("application/json", "application/json-rpc")
+# pbkdf2-sha512 rounds of Odoo 18's password hashing (res.users MIN_ROUNDS).
+PASSWORD_ROUNDS = 600_000
+
 _VERSIONS = {
     18: ("18.0-20250702", [18, 0, 0, "final", 0, ""], "18.0"),
     19: ("19.0-20251006", [19, 0, 0, "final", 0, ""], "19.0"),
@@ -175,10 +180,14 @@ class OdooSimulator(SimulatorServer):
         db_name: str = DB_NAME,
         seed: int | None = None,
         webhook_timeout: float = 1.0,
+        workers: int | None = None,
+        password_rounds: int = PASSWORD_ROUNDS,
     ):
         if version not in _VERSIONS:
             raise ValueError(f"unsupported Odoo version {version}; choose one of {sorted(_VERSIONS)}")
-        super().__init__(host, port, seed=seed)
+        super().__init__(host, port, seed=seed, workers=workers)
+        self.password_rounds = password_rounds
+        self.cpu_seconds_hashing = 0.0
         self.version = version
         self.db_name = db_name
         self.webhook_timeout = webhook_timeout
@@ -197,6 +206,8 @@ class OdooSimulator(SimulatorServer):
             self.clock: Callable[[], datetime] = _utcnow
             # execute_kw/JSON-2 calls left to fail with psycopg2.errors.SerializationFailure
             self.serialization_failures = 0
+            # res.users.check is ormcached on (uid, password): execute_kw checks a key once per process.
+            self._checked: set[tuple[int, str]] = set()
             self.db = Database(self.db_name)
             self.registry = Registry()
             self._auth: dict[int, UserAuth] = {}
@@ -286,6 +297,7 @@ class OdooSimulator(SimulatorServer):
     def set_password(self, uid: int, password: str | None) -> None:
         with self.lock:
             self._auth.setdefault(uid, UserAuth()).password = password
+            self._checked = {(u, secret) for u, secret in self._checked if u != uid}
 
     def set_groups(self, uid: int, groups: Sequence[str]) -> None:
         with self.lock:
@@ -303,6 +315,7 @@ class OdooSimulator(SimulatorServer):
     def revoke_api_key(self, key: str) -> None:
         with self.lock:
             self._api_keys.pop(key, None)
+            self._checked = {(uid, secret) for uid, secret in self._checked if secret != key}
 
     def api_keys(self, uid: int) -> list[str]:
         with self.lock:
@@ -335,15 +348,34 @@ class OdooSimulator(SimulatorServer):
             return None
         return data.uid if self._active_user(data.uid) else None
 
+    def _verify_password_hash(self) -> None:
+        """The CPU Odoo spends verifying the stored password (pbkdf2-sha512, 600,000 rounds in 18.0) before it
+        tries the secret as an API key: what makes a login cost half a second of a core (res_users.py,
+        `_check_credentials` and `_crypt_context`, read from 18.0 source)."""
+        if self.password_rounds <= 0:
+            return
+        started = time.thread_time()
+        hashlib.pbkdf2_hmac("sha512", b"stored password", b"sixteen byte salt", self.password_rounds)
+        with self.lock:
+            self.cpu_seconds_hashing += time.thread_time() - started
+
     def authenticate_login(self, login: Any, password: Any) -> int | None:
         for uid, row in self.db.tables.get("res.users", {}).items():
             if row.get("login") == login and row.get("active"):
+                self._verify_password_hash()
                 return uid if self._secret_matches(uid, password) else None
         return None
 
     def check_credentials(self, uid: int, secret: Any) -> None:
+        """execute_kw's check: costs a password verification the first time a (uid, secret) is seen, then
+        comes from res.users.check's ormcache (18.0 source)."""
+        if isinstance(secret, str) and (uid, secret) in self._checked and self._secret_matches(uid, secret):
+            return
+        self._verify_password_hash()
         if not self._secret_matches(uid, secret):
             raise odoo_error(AccessDenied(), "users_check_credentials")
+        with self.lock:
+            self._checked.add((uid, secret))
 
     # -- schema ---------------------------------------------------------------------------------------
     def add_custom_field(

@@ -138,3 +138,58 @@ def test_json2_errors_are_typed_too(odoo19):
         client_for(odoo19, protocol="json2", api_key="wrong").search_read("stock.picking", [], ["name"])
     with pytest.raises(OdooMissingError):
         client_for(odoo19, protocol="json2").write("stock.picking", [999999], {"x_aftership_status": "x"})
+
+
+def logins(sim) -> int:
+    return sum(1 for entry in sim.rpc_log if (entry.service, entry.method) == ("common", "authenticate"))
+
+
+def test_clients_of_one_process_share_one_login_and_keep_their_connections(odoo):
+    import threading
+
+    def work() -> None:
+        for _ in range(3):
+            client_for(odoo).search_read("stock.picking", DONE_OUTGOING, ["name"], limit=1)
+
+    work()
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert logins(odoo) == 1  # a login costs Odoo half a second of CPU: once per process
+    assert len(odoo.rpc_calls) == 15
+    assert odoo.connections <= 5  # one kept-alive connection per thread, not one per client
+
+
+def test_a_refused_uid_logs_in_again_once_and_goes_on(odoo):
+    from sync.odoo import _LOGINS
+
+    client = client_for(odoo)
+    client.uid()
+    _LOGINS[client.config.login_key] = 2  # what the process remembers no longer matches the key (a restore)
+
+    rows = client.search_read("stock.picking", DONE_OUTGOING, ["name"], limit=1)
+
+    assert rows and client.uid() == 8
+    assert logins(odoo) == 2
+    # The call as uid 2 was refused before Odoo logs it; one login again, then the call goes through.
+    assert [(e.service, e.method) for e in odoo.rpc_log] == [
+        ("common", "authenticate"),
+        ("common", "authenticate"),
+        ("object", "search_read"),
+    ]
+
+
+def test_the_simulator_charges_a_login_the_cpu_of_odoos_password_hash():
+    from simulators.odoo import OdooSimulator, transcript_world
+
+    with OdooSimulator(password_rounds=60_000) as sim:
+        transcript_world(sim)
+        client = client_for(sim)
+        client.search_read("stock.picking", DONE_OUTGOING, ["name"], limit=1)  # login + the key's first check
+        spent = sim.cpu_seconds_hashing
+        client.search_read("stock.picking", DONE_OUTGOING, ["name"], limit=1)  # checked key: no hashing
+
+        assert spent > 0 and sim.cpu_seconds_hashing == spent
