@@ -280,10 +280,17 @@ SYNC_PULL_INTERVAL_MINUTES = _int("SYNC_PULL_INTERVAL_MINUTES", 5)
 SYNC_FULL_PULL_INTERVAL_MINUTES = _int("SYNC_FULL_PULL_INTERVAL_MINUTES", 60)
 SYNC_FULL_PULL_LOOKBACK_HOURS = _int("SYNC_FULL_PULL_LOOKBACK_HOURS", 48)
 SYNC_PULL_OVERLAP_MINUTES = _int("SYNC_PULL_OVERLAP_MINUTES", 10)
+# How long one catch-up run may read before it stops and leaves the rest of its sweep to the next run.
+SYNC_CATCHUP_BUDGET_SECONDS = _float("SYNC_CATCHUP_BUDGET_SECONDS", 60)
 SYNC_PAGE_SIZE = _int("SYNC_PAGE_SIZE", 200)
 SYNC_JOB_EXPIRY_HOURS = _float("SYNC_JOB_EXPIRY_HOURS", 24)
 SYNC_BACKOFF_BASE_SECONDS = _float("SYNC_BACKOFF_BASE_SECONDS", 30)
 SYNC_BACKOFF_MAX_SECONDS = _float("SYNC_BACKOFF_MAX_SECONDS", 3600)
+# Odoo posts a validation before it commits it: pushed deliveries are read together, this long after the
+# first push of a batch.
+SYNC_PUSH_SETTLE_SECONDS = _float("SYNC_PUSH_SETTLE_SECONDS", 2.0)
+# How long partners and sale orders read from Odoo are kept for the next deliveries (0: read every time).
+SYNC_ODOO_RECORDS_CACHE_SECONDS = _int("SYNC_ODOO_RECORDS_CACHE_SECONDS", 300)
 SYNC_PUSH_RECHECK_SECONDS = [float(s) for s in env.list("SYNC_PUSH_RECHECK_SECONDS", default=["2", "5", "15", "30"])]
 SYNC_DRAIN_PARALLELISM = _int("SYNC_DRAIN_PARALLELISM", 2)
 SYNC_DRAIN_THREADS = _int("SYNC_DRAIN_THREADS", 4)

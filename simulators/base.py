@@ -172,9 +172,7 @@ class SimulatorServer:
 
     name = "simulator"
 
-    def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, *, seed: int | None = None, workers: int | None = None
-    ):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, seed: int | None = None, workers: int | None = None):
         self.host = host
         self.port = port
         self.faults = Faults()

@@ -119,17 +119,41 @@ def jobs_create(new_jobs: list[SyncJob]) -> int:
     return created
 
 
-def job_enqueue_picking_sync(picking_id: int) -> None:
-    """Queue a read of one delivery (Odoo told us it was validated); an already queued read is made due now."""
+def picking_batch_due(*, min_delay: float) -> tuple[datetime, bool]:
+    """When the next batch of pushed deliveries is read, and whether this call opened that batch.
+
+    A read waits for Odoo to commit (it posts before), and every delivery pushed meanwhile joins it: a
+    batch is the pending reads due between `min_delay` from now and one settle delay from now.
+    """
     now = timezone.now()
+    settle = timedelta(seconds=max(settings.SYNC_PUSH_SETTLE_SECONDS, min_delay))
+    joined = (
+        SyncJob.objects.filter(
+            kind=JobKind.PICKING_SYNC,
+            state=JobState.PENDING,
+            next_attempt_at__gte=now + timedelta(seconds=min_delay),
+            next_attempt_at__lte=now + settle,
+        )
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    return (joined, False) if joined else (now + settle, True)
+
+
+def job_enqueue_picking_sync(picking_id: int) -> None:
+    """Queue a read of one delivery (Odoo told us it was validated), in the batch of pushes being gathered."""
+    # It joins a batch only if Odoo has a quarter of the settle delay left to commit before the read.
+    due, opened = picking_batch_due(min_delay=settings.SYNC_PUSH_SETTLE_SECONDS / 4)
     try:
         with transaction.atomic():
-            SyncJob.objects.create(kind=JobKind.PICKING_SYNC, picking_id=picking_id, next_attempt_at=now)
+            SyncJob.objects.create(kind=JobKind.PICKING_SYNC, picking_id=picking_id, next_attempt_at=due)
     except IntegrityError:
         SyncJob.objects.filter(
             kind=JobKind.PICKING_SYNC, picking_id=picking_id, shipment__isnull=True, state=JobState.PENDING
-        ).update(next_attempt_at=now)
-    transaction.on_commit(lambda: jobs_ring(1))
+        ).update(next_attempt_at=due)
+    if opened:  # one doorbell per batch: the drain it wakes waits for the batch to be due
+        transaction.on_commit(lambda: jobs_ring(1))
 
 
 def jobs_ring(count: int = 1) -> None:
@@ -189,11 +213,13 @@ def job_finish(job: SyncJob, *, outcome: str) -> None:
 
 
 def job_recheck_later(job: SyncJob, *, reason: str) -> None:
-    """A pushed delivery not visible as done yet: look again shortly, a few times, then leave it to the pull."""
+    """A pushed delivery not visible as done yet: it joins a later batch, a few times, then is left to the pull."""
     delays = settings.SYNC_PUSH_RECHECK_SECONDS
     if job.attempts <= len(delays):
-        at = timezone.now() + timedelta(seconds=delays[job.attempts - 1])
+        at, opened = picking_batch_due(min_delay=delays[job.attempts - 1])
         _apply(job, Outcome.wait(f"{reason}; looking again", at), count_attempt=True)
+        if opened:
+            transaction.on_commit(lambda: jobs_ring(1))
     else:
         _apply(job, Outcome.done(f"{reason} after {job.attempts} reads; the scheduled pull will take it in"))
 
@@ -446,6 +472,8 @@ def jobs_drain(
                         continue
                 claimed = jobs_claim(kinds=_runnable(wanted, paused), limit=1, worker=worker, exclude=seen)
                 if not claimed:
+                    if not once and _wait_for_batch(wanted, paused, deadline, stop):
+                        continue
                     break
                 if (
                     claimed[0].kind == JobKind.CREATE_TRACKING
@@ -479,6 +507,32 @@ def jobs_drain(
         for thread in pool:
             thread.join()
     return stats
+
+
+def _wait_for_batch(wanted: set[str], paused: set[str], deadline: float, stop: threading.Event | None) -> bool:
+    """Pushed deliveries due within a settle delay: wait for their batch rather than end the drain."""
+    if JobKind.PICKING_SYNC not in wanted or ServiceState.ODOO in paused:
+        return False
+    now = timezone.now()
+    due = (
+        SyncJob.objects.filter(
+            kind=JobKind.PICKING_SYNC,
+            state=JobState.PENDING,
+            next_attempt_at__lte=now + timedelta(seconds=settings.SYNC_PUSH_SETTLE_SECONDS + 0.5),
+        )
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    if due is None:
+        return False
+    wait = min((due - now).total_seconds(), deadline - time.monotonic())
+    if wait > 0:
+        if stop is not None:
+            stop.wait(wait)
+        else:
+            time.sleep(wait)
+    return time.monotonic() < deadline
 
 
 def _runnable(wanted: set[str], paused: set[str]) -> list[str]:

@@ -3,12 +3,18 @@
 Odoo stamps `write_date` at transaction start and returns it cut to whole seconds, so the pull pages
 on (write_date, id) with the last second's ids excluded rather than by offset, re-reads an overlap
 window, and relies on idempotent intake: a delivery read twice never queues a second tracking.
-Every page costs a fixed number of RPCs (the pickings, then one read per related model).
+
+Each page is read light first (id, write_date, tracking reference, carrier); only the deliveries the
+portal does not already hold as they are are read in full, with one read per related model (and none
+for what the cache holds). The overlap, the catch-up and the portal's own write-backs (which move
+write_date) thus cost Odoo one small read per page. The catch-up keeps its place between runs and
+stops within its time budget, so a long window is read over several runs, never restarted.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,11 +34,13 @@ from .mapping import (
     custom_field_sources,
     many2one,
     odoo_datetime,
+    split_tracking_numbers,
     tracking_body,
 )
 from .models import CarrierMapping, JobKind, Shipment, ShipmentStatus, SyncCursor
 from .odoo import OdooClient
 from .odoo_fields import odoo_fields_existing
+from .odoo_records import odoo_read_cached
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +51,9 @@ DELIVERY_DOMAIN = [
 ]
 ORDER = "write_date asc, id asc"
 INCREMENTAL_CURSOR = "odoo_deliveries"
+CATCHUP_CURSOR = "odoo_catchup"
+# What the light read of a page asks for: enough to tell whether the portal holds the delivery as it is.
+LIGHT_FIELDS = ["write_date", "carrier_tracking_ref", "carrier_id"]
 _ODOO_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -55,12 +66,16 @@ class PullStats:
     already_tracked: int = 0
     ignored: int = 0
     needs_review: int = 0
+    unchanged: int = 0
     odoo_calls: int = 0
     newest_write_date: str = ""
+    complete: bool = True
     errors: list[str] = field(default_factory=list)
+    position: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in vars(self).items() if k != "errors"} | {"errors": self.errors[:20]}
+        skip = ("errors", "position")
+        return {k: v for k, v in vars(self).items() if k not in skip} | {"errors": self.errors[:20]}
 
 
 def odoo_timestamp(moment: datetime) -> str:
@@ -100,15 +115,16 @@ def _read_plan(client: OdooClient) -> _ReadPlan:
 
 
 def deliveries_read(client: OdooClient, rows: list[dict], plan: _ReadPlan) -> list[Delivery]:
-    """Attach partners, sale orders, countries and states to a page of pickings: one read per model."""
+    """Attach partners, sale orders, countries and states to a page of pickings: at most one read per model,
+    none for what the cache holds (`odoo_records`)."""
     partner_ids = {ref[0] for row in rows if (ref := many2one(row.get("partner_id")))}
     sale_ids = {ref[0] for row in rows if (ref := many2one(row.get("sale_id")))}
-    partners = client.read_by_id("res.partner", list(partner_ids), plan.partner_fields)
-    sales = client.read_by_id("sale.order", list(sale_ids), plan.sale_fields)
+    partners = odoo_read_cached(client, "res.partner", list(partner_ids), plan.partner_fields)
+    sales = odoo_read_cached(client, "sale.order", list(sale_ids), plan.sale_fields)
     country_ids = {ref[0] for p in partners.values() if (ref := many2one(p.get("country_id")))}
     state_ids = {ref[0] for p in partners.values() if (ref := many2one(p.get("state_id")))}
-    countries = client.read_by_id("res.country", list(country_ids), ["code"])
-    states = client.read_by_id("res.country.state", list(state_ids), ["code", "name"])
+    countries = odoo_read_cached(client, "res.country", list(country_ids), ["code"])
+    states = odoo_read_cached(client, "res.country.state", list(state_ids), ["code", "name"])
 
     deliveries = []
     for row in rows:
@@ -217,43 +233,90 @@ def _retire_removed_numbers(picking_ids, existing, wanted) -> None:
         jobs.jobs_cancel_open(shipment)
 
 
+def _changed(rows: list[dict]) -> list[int]:
+    """Ids of these (lightly read) deliveries that the portal does not hold as they are in Odoo."""
+    held: dict[int, list[tuple]] = {}
+    for picking_id, number, carrier_id, tracked, status in Shipment.objects.filter(
+        picking_id__in=[row["id"] for row in rows]
+    ).values_list("picking_id", "tracking_number", "carrier__odoo_carrier_id", "aftership_id", "status"):
+        held.setdefault(picking_id, []).append((number, carrier_id, bool(tracked), status))
+    changed = []
+    for row in rows:
+        numbers = set(split_tracking_numbers(row.get("carrier_tracking_ref")))
+        carrier = (many2one(row.get("carrier_id")) or (None,))[0]
+        parcels = held.get(row["id"], [])
+        # Parcels not tracked yet still follow the delivery: a number removed or a carrier changed matters.
+        waiting = [
+            (number, carrier_id)
+            for number, carrier_id, tracked, status in parcels
+            if not tracked and status != ShipmentStatus.IGNORED
+        ]
+        if not numbers <= {number for number, *_ in parcels} or any(
+            number not in numbers or carrier_id != carrier for number, carrier_id in waiting
+        ):
+            changed.append(row["id"])
+    return changed
+
+
 def pickings_pull(
     client: OdooClient,
     domain: list,
     *,
     page_size: int | None = None,
     on_page: Callable[[PullStats], None] | None = None,
+    full: bool = False,
+    position: dict | None = None,
+    deadline: float | None = None,
 ) -> PullStats:
-    """Read every matching delivery page by page on (write_date, id) and take each page in."""
+    """Read every matching delivery page by page on (write_date, id) and take in those that changed.
+
+    `full` reads every delivery in full (a manual resync). `position` resumes where an earlier call
+    stopped; with a `deadline` (time.monotonic()), the pull stops after the page that crosses it and
+    leaves `complete` False and its `position` to resume from.
+    """
     page_size = page_size or settings.SYNC_PAGE_SIZE
     stats = PullStats()
     calls_before = client.calls
     plan = _read_plan(client)
-    boundary = ""
-    seen_at_boundary: list[int] = []
+    boundary = (position or {}).get("boundary", "")
+    seen_at_boundary: list[int] = list((position or {}).get("seen", []))
     while True:
         page_domain = list(domain)
         if boundary:
             page_domain.append(("write_date", ">=", boundary))
         if seen_at_boundary:
             page_domain.append(("id", "not in", seen_at_boundary))
-        rows = client.search_read("stock.picking", page_domain, plan.picking_fields, order=ORDER, limit=page_size)
+        fields = plan.picking_fields if full else LIGHT_FIELDS
+        rows = client.search_read("stock.picking", page_domain, fields, order=ORDER, limit=page_size)
         if not rows:
             break
-        deliveries = deliveries_read(client, rows, plan)
-        deliveries_intake(deliveries, stats)
+        if full:
+            complete_rows = rows
+        else:
+            changed = _changed(rows)
+            stats.unchanged += len(rows) - len(changed)
+            complete_rows = (
+                client.search_read("stock.picking", [("id", "in", changed)], plan.picking_fields, order=ORDER)
+                if changed
+                else []
+            )
+        deliveries_intake(deliveries_read(client, complete_rows, plan), stats)
         stats.pages += 1
         stats.pickings += len(rows)
         last = rows[-1].get("write_date") or ""
         stats.newest_write_date = max(stats.newest_write_date, last)
         stats.odoo_calls = client.calls - calls_before
+        same_second = [row["id"] for row in rows if row.get("write_date") == last]
+        seen_at_boundary = (seen_at_boundary + same_second) if last == boundary else same_second
+        boundary = last
+        stats.position = {"boundary": boundary, "seen": seen_at_boundary}
         if on_page:
             on_page(stats)
         if len(rows) < page_size:
             break
-        same_second = [row["id"] for row in rows if row.get("write_date") == last]
-        seen_at_boundary = (seen_at_boundary + same_second) if last == boundary else same_second
-        boundary = last
+        if deadline is not None and time.monotonic() >= deadline:
+            stats.complete = False
+            break
     stats.odoo_calls = client.calls - calls_before
     return stats
 
@@ -282,10 +345,39 @@ def pull_incremental(client: OdooClient, *, on_page=None) -> PullStats:
     return stats
 
 
-def pull_catchup(client: OdooClient, *, on_page=None) -> PullStats:
-    """The hourly catch-up: every delivery validated in the lookback window, whatever the cursor says."""
-    since = timezone.now() - timedelta(hours=settings.SYNC_FULL_PULL_LOOKBACK_HOURS)
-    return pickings_pull(client, [*DELIVERY_DOMAIN, ("date_done", ">=", odoo_timestamp(since))], on_page=on_page)
+def pull_catchup(client: OdooClient, *, on_page=None, budget_seconds: float | None = None) -> PullStats:
+    """The hourly catch-up: deliveries validated in the lookback window that the portal missed.
+
+    One sweep of the window may take several runs: each stops within its time budget and the next one
+    resumes at its place (cursor "odoo_catchup"); a finished sweep makes the next run start a new one.
+    """
+    cursor, _ = SyncCursor.objects.get_or_create(name=CATCHUP_CURSOR)
+    sweep = (cursor.last_run_summary or {}).get("sweep") or {}
+    if not sweep.get("since"):
+        since = timezone.now() - timedelta(hours=settings.SYNC_FULL_PULL_LOOKBACK_HOURS)
+        sweep = {"since": odoo_timestamp(since), "position": {}}
+    budget = budget_seconds if budget_seconds is not None else settings.SYNC_CATCHUP_BUDGET_SECONDS
+
+    def keep_place(stats: PullStats) -> None:
+        cursor.last_run_summary = {**stats.as_dict(), "sweep": {**sweep, "position": stats.position}}
+        cursor.save(update_fields=["last_run_summary"])
+        if on_page:
+            on_page(stats)
+
+    stats = pickings_pull(
+        client,
+        [*DELIVERY_DOMAIN, ("date_done", ">=", sweep["since"])],
+        on_page=keep_place,
+        position=sweep["position"],
+        deadline=time.monotonic() + budget,
+    )
+    cursor.last_run_at = timezone.now()
+    cursor.last_run_summary = {
+        **stats.as_dict(),
+        "sweep": {**sweep, "position": stats.position} if not stats.complete else {},
+    }
+    cursor.save(update_fields=["last_run_at", "last_run_summary"])
+    return stats
 
 
 def pull_selection(
@@ -317,7 +409,7 @@ def pull_selection(
             domain.append(("id", "in", ids))
         else:
             domain.append(("name", "in", names))
-    return pickings_pull(client, domain, on_page=on_page)
+    return pickings_pull(client, domain, on_page=on_page, full=True)
 
 
 # -- push ------------------------------------------------------------------------------------------

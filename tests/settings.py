@@ -24,6 +24,7 @@ _TEST_ENV = {
     "LOG_FORMAT": "text",
     "LOG_LEVEL": "WARNING",
     "SYNC_PUSH_RECHECK_SECONDS": "0.2,0.5,1",
+    "SYNC_PUSH_SETTLE_SECONDS": "0.2",
 }
 for _name, _value in _TEST_ENV.items():
     os.environ.setdefault(_name, _value)

@@ -559,6 +559,13 @@ class OdooSimulator(SimulatorServer):
                 self.rpc_calls.append(RpcCall(service, model, method))
             self.rpc_log.append(RpcLogEntry(service, model, method, uid, protocol))
 
+    def clear_log(self) -> None:
+        """Forget the requests, RPCs and webhooks logged so far (the records stay)."""
+        super().clear_log()
+        with self.lock:
+            self.rpc_calls.clear()
+            self.rpc_log.clear()
+
     def _record_webhook(self, call: WebhookCall) -> None:
         with self.lock:
             self.webhook_calls.append(call)

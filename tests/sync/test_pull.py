@@ -9,7 +9,15 @@ from django.utils import timezone
 
 from sync.jobs import jobs_claim, jobs_drain
 from sync.models import CarrierMapping, JobKind, JobState, Shipment, SyncCursor, SyncJob
-from sync.pull import DELIVERY_DOMAIN, picking_sync_run, pickings_pull, pull_incremental, pull_selection, push_receive
+from sync.pull import (
+    DELIVERY_DOMAIN,
+    picking_sync_run,
+    pickings_pull,
+    pull_catchup,
+    pull_incremental,
+    pull_selection,
+    push_receive,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -146,10 +154,44 @@ def test_the_portals_own_writes_coming_back_queue_nothing(odoo, odoo_client):
     pull_incremental(odoo_client)
     odoo_client.write("stock.picking", [20, 21], {"x_aftership_status": "InTransit"})  # bumps write_date
 
+    odoo.clear_log()
     again = pull_incremental(odoo_client)
 
     assert again.jobs_queued == 0
     assert SyncJob.objects.count() == 9
+    # Known deliveries, as the portal holds them: one light read of the page, nothing read in full.
+    assert object_calls(odoo) == [("stock.picking", "search_read")]
+    assert (again.pickings, again.unchanged) == (8, 8)
+
+
+def test_a_delivery_edited_in_odoo_is_read_again_in_full(odoo, odoo_client):
+    SyncCursor.objects.create(name="odoo_deliveries", write_date=timezone.make_aware(datetime(2026, 11, 25, 1, 0)))
+    pull_incremental(odoo_client)
+    odoo.write("stock.picking", 20, {"carrier_tracking_ref": "4815162342,4815162343"})  # a second parcel
+    odoo.clear_log()
+
+    again = pull_incremental(odoo_client)
+
+    assert ("WH/OUT/00015", "4815162343") in parcels()
+    assert again.unchanged == 7 and again.jobs_queued == 1
+    full_reads = [c for c in odoo.rpc_calls if c.method == "search_read"]
+    assert len(full_reads) == 2  # the light page, then the one changed delivery in full
+
+
+def test_the_catch_up_stops_within_its_budget_and_resumes_where_it_stopped(odoo, odoo_client, settings):
+    settings.SYNC_PAGE_SIZE = 3
+
+    first = pull_catchup(odoo_client, budget_seconds=0)  # out of time after its first page
+    assert (first.complete, first.pages, first.pickings) == (False, 1, 3)
+
+    second = pull_catchup(odoo_client, budget_seconds=0)
+    assert (second.complete, second.pages) == (False, 1)
+    third = pull_catchup(odoo_client, budget_seconds=60)
+    assert third.complete and third.pages == 1  # the rest of the window, not the whole of it again
+    assert parcels() == TRANSCRIPT_PARCELS
+
+    again = pull_catchup(odoo_client, budget_seconds=60)  # a new sweep: everything known, nothing read in full
+    assert (again.pages, again.pickings, again.unchanged) == (3, 8, 8)
 
 
 def test_a_resync_can_target_sale_orders_or_deliveries(odoo, odoo_client):
@@ -190,6 +232,7 @@ def test_a_removed_tracking_number_is_retired_not_tracked(odoo, odoo_client):
 # -- push ----------------------------------------------------------------------------------------------
 def test_a_pushed_delivery_not_yet_visible_as_done_is_read_again_later(odoo, odoo_client):
     push_receive({"_model": "stock.picking", "_id": 30})  # Odoo posts before it commits
+    SyncJob.objects.update(next_attempt_at=timezone.now())  # the settle delay has passed
     job = jobs_claim(kinds=[JobKind.PICKING_SYNC])[0]
 
     picking_sync_run(odoo_client, [job])
