@@ -307,6 +307,8 @@ if Q_RETRY <= Q_TIMEOUT:
     _invalid.append(f"Q_RETRY={Q_RETRY} must be larger than Q_TIMEOUT={Q_TIMEOUT}")
 if SYNC_DRAIN_BUDGET_SECONDS >= Q_TIMEOUT:
     _invalid.append(f"SYNC_DRAIN_BUDGET_SECONDS must be shorter than Q_TIMEOUT={Q_TIMEOUT}")
+if SYNC_CATCHUP_BUDGET_SECONDS >= Q_TIMEOUT * 0.8:
+    _invalid.append(f"SYNC_CATCHUP_BUDGET_SECONDS must leave a page's time within Q_TIMEOUT={Q_TIMEOUT}")
 Q_CLUSTER = {
     "name": env.str("Q_CLUSTER_NAME", default="shiptrack"),
     "workers": _int("Q_WORKERS", 4),

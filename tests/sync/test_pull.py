@@ -293,3 +293,33 @@ def test_odoo_down_during_a_push_read_retries_with_backoff(odoo, odoo_client):
     assert job.state == JobState.PENDING and job.attempts == 1
     assert "Odoo answered HTTP 502" in job.last_error  # nginx in front of a stopped Odoo
     assert job.next_attempt_at > timezone.now() + timedelta(seconds=10)
+
+
+def test_pushes_are_read_together_once_settled_at_a_cost_that_does_not_grow_with_the_batch(odoo, odoo_client, settings):
+    settings.SYNC_PUSH_SETTLE_SECONDS = 1.0
+
+    def read_pushes(picking_ids) -> list[tuple[str, str]]:
+        odoo.clear_log()
+        for picking_id in picking_ids:
+            push_receive({"_model": "stock.picking", "_id": picking_id})
+        assert (
+            SyncJob.objects.filter(kind=JobKind.PICKING_SYNC, state=JobState.PENDING)
+            .values("next_attempt_at")
+            .distinct()
+            .count()
+            == 1
+        )  # one batch, due one settle delay after its first push
+        jobs_drain(odoo_factory=lambda: odoo_client, aftership_factory=lambda: None, kinds=[JobKind.PICKING_SYNC])
+        return object_calls(odoo)
+
+    small = read_pushes([20, 21])
+    large = read_pushes([22, 23, 24, 25, 26, 29])
+
+    assert [c for c in large if c != ("res.partner", "fields_get")] == [
+        ("stock.picking", "search_read"),
+        ("res.partner", "read"),
+        ("sale.order", "read"),
+        ("res.country", "read"),  # countries and states not seen in the first batch; cached from now on
+        ("res.country.state", "read"),
+    ]
+    assert len(large) <= len(small) <= 6  # the first batch also asked which partner fields exist
