@@ -307,6 +307,10 @@ if Q_RETRY <= Q_TIMEOUT:
     _invalid.append(f"Q_RETRY={Q_RETRY} must be larger than Q_TIMEOUT={Q_TIMEOUT}")
 if SYNC_DRAIN_BUDGET_SECONDS >= Q_TIMEOUT:
     _invalid.append(f"SYNC_DRAIN_BUDGET_SECONDS must be shorter than Q_TIMEOUT={Q_TIMEOUT}")
+if 2 * max(ODOO_TIMEOUT, AFTERSHIP_TIMEOUT) > SYNC_JOB_LEASE_SECONDS:
+    _invalid.append(
+        f"SYNC_JOB_LEASE_SECONDS={SYNC_JOB_LEASE_SECONDS:g} must be at least twice ODOO_TIMEOUT and AFTERSHIP_TIMEOUT"
+    )
 if SYNC_CATCHUP_BUDGET_SECONDS >= Q_TIMEOUT * 0.8:
     _invalid.append(f"SYNC_CATCHUP_BUDGET_SECONDS must leave a page's time within Q_TIMEOUT={Q_TIMEOUT}")
 Q_CLUSTER = {

@@ -22,7 +22,9 @@ import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.db import transaction
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -34,12 +36,13 @@ from .models import (
     EventSource,
     EventState,
     Shipment,
+    ShipmentStatus,
     SignatureResult,
     StatusChange,
     TrackingEvent,
 )
 from .status import news_moves_status, status_for_tag, status_words
-from .writeback import writeback_mark_due
+from .writeback import writeback_mark_due, writebacks_queue
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +55,16 @@ SHIPMENTS_PER_ROUND = 50
 
 
 def _text(value, limit: int) -> str:
-    """A string fit for a column: text, without NUL bytes (PostgreSQL refuses them), cut to the column."""
+    """A string fit for a column: text, without NUL bytes or lone surrogates (no database stores them), cut
+    to the column."""
     if value is None or isinstance(value, dict | list):
         return ""
-    return str(value).replace("\x00", "")[:limit]
+    text = str(value).replace("\x00", "")
+    return text.encode("utf-8", "replace").decode("utf-8")[:limit]
+
+
+# AfterShip's timestamps outside these years are nonsense (and some databases cannot store them).
+_PLAUSIBLE_YEARS = range(2000, 2200)
 
 
 def aftership_time(value) -> datetime | None:
@@ -63,12 +72,13 @@ def aftership_time(value) -> datetime | None:
     if not value or not isinstance(value, str):
         return None
     try:
-        parsed = parse_datetime(value.replace("\x00", ""))
-    except ValueError:
+        parsed = parse_datetime(_text(value, 64))
+        if parsed is None:
+            return None
+        parsed = parsed.replace(tzinfo=UTC) if timezone.is_naive(parsed) else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if parsed is None:
-        return None
-    return parsed.replace(tzinfo=UTC) if timezone.is_naive(parsed) else parsed
+    return parsed if parsed.year in _PLAUSIBLE_YEARS else None
 
 
 def _news_at(payload: dict, msg: dict) -> datetime | None:
@@ -78,7 +88,7 @@ def _news_at(payload: dict, msg: dict) -> datetime | None:
             when = datetime.fromtimestamp(payload["ts"], tz=UTC)
         except (OverflowError, OSError, ValueError):
             when = None
-    return when
+    return when if when is None or when.year in _PLAUSIBLE_YEARS else None
 
 
 # -- intake ------------------------------------------------------------------------------------------
@@ -96,12 +106,24 @@ def event_record(*, body: bytes, headers: dict[str, str], remote_addr: str | Non
     )
     if accepted:
         _index(event)
-    event.save(force_insert=True)
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+    except DatabaseError as exc:
+        # Something read out of the body does not fit the database: keep the raw delivery all the same.
+        event.pk = None
+        for name in ("kind", "event_id", "tracking_number", "slug", "tag"):
+            setattr(event, name, "")
+        event.news_at = None
+        event.state = EventState.FAILED if accepted else event.state
+        event.error = _text(f"The body could not be indexed: {exc}", 2000)
+        event.save(force_insert=True)
     return event
 
 
 def _index(event: TrackingEvent) -> None:
     """Pull the searchable bits out of the body; a body we cannot read is kept and marked failed."""
+    event.body_sha256 = event.body_sha256 or hashlib.sha256(bytes(event.body)).hexdigest()
     event.dedupe_key = event.body_sha256
     try:
         payload = json.loads(bytes(event.body))
@@ -141,14 +163,35 @@ def event_record_polled(tracking: dict, *, shipment: Shipment | None = None) -> 
     )
 
 
+# Set while a ring waits for a worker: the webhooks that come meanwhile do not ring again.
+DOORBELL_KEY = "shiptrack:events-doorbell"
+DOORBELL_SECONDS = 30
+
+
 def events_ring() -> None:
-    """Queue a worker to apply received events; if the queue is unreachable the dispatcher does it later."""
+    """Queue a worker to apply received events, unless one is already queued and has not started.
+
+    The worker clears the flag as it starts (`events_doorbell_answered`), so news committed after that
+    rings again; a lost ring is found by the dispatcher within a minute.
+    """
     from django_q.tasks import async_task
 
+    try:
+        if not cache.add(DOORBELL_KEY, 1, timeout=DOORBELL_SECONDS):
+            return
+    except Exception:
+        logger.exception("the cache is not answering; ringing anyway")
     try:
         async_task("sync.tasks.process_events", task_name="process-events", group="events")
     except Exception:
         logger.exception("could not queue event processing; the dispatcher will pick the events up")
+
+
+def events_doorbell_answered() -> None:
+    try:
+        cache.delete(DOORBELL_KEY)
+    except Exception:
+        logger.exception("the cache is not answering")
 
 
 # -- matching ----------------------------------------------------------------------------------------
@@ -161,7 +204,12 @@ def _aftership_id(event: TrackingEvent) -> str:
 
 
 def events_match(*, limit: int = 500) -> tuple[int, int]:
-    """Attach new events to their shipments (by AfterShip id, else by number and courier); (matched, unmatched)."""
+    """Attach new events to their shipments; (matched, unmatched).
+
+    A shipment matches by AfterShip tracking id; without one, by tracking number, if its courier is the
+    event's (or not chosen yet) and it is not linked to another tracking: the same number at another
+    courier is someone else's parcel. Two deliveries linked to one tracking each get their copy.
+    """
     events = list(
         TrackingEvent.objects.filter(state=EventState.RECEIVED, shipment__isnull=True).order_by("received_at", "id")[
             :limit
@@ -170,30 +218,50 @@ def events_match(*, limit: int = 500) -> tuple[int, int]:
     if not events:
         return 0, 0
     ids = {event.pk: _aftership_id(event) for event in events}
-    by_id = {
-        s.aftership_id: s.pk
-        for s in Shipment.objects.filter(aftership_id__in={i for i in ids.values() if i}).only("id", "aftership_id")
-    }
-    by_number: dict[str, list[tuple[str, int]]] = {}
     numbers = {e.tracking_number for e in events if e.tracking_number}
-    for s in Shipment.objects.filter(tracking_number__in=numbers).only("id", "tracking_number", "slug").order_by("id"):
-        by_number.setdefault(s.tracking_number, []).append((s.slug, s.pk))
+    candidates = Shipment.objects.filter(
+        Q(aftership_id__in={i for i in ids.values() if i}) | Q(tracking_number__in=numbers)
+    ).only("id", "aftership_id", "tracking_number", "slug")
+    by_id: dict[str, list[int]] = {}
+    by_number: dict[str, list[Shipment]] = {}
+    for shipment in candidates.order_by("id"):
+        if shipment.aftership_id:
+            by_id.setdefault(shipment.aftership_id, []).append(shipment.pk)
+        by_number.setdefault(shipment.tracking_number, []).append(shipment)
     matched, unmatched = 0, 0
     for event in events:
-        shipment_id = by_id.get(ids[event.pk])
-        if shipment_id is None and event.tracking_number in by_number:
-            candidates = by_number[event.tracking_number]
-            shipment_id = next((pk for slug, pk in candidates if slug == event.slug), candidates[0][1])
-        if shipment_id is not None:
-            matched += TrackingEvent.objects.filter(
-                pk=event.pk, state=EventState.RECEIVED, shipment__isnull=True
-            ).update(shipment_id=shipment_id)
-        else:
+        tracking_id = ids[event.pk]
+        targets = by_id.get(tracking_id, []) if tracking_id else []
+        if not targets:
+            targets = [
+                s.pk
+                for s in by_number.get(event.tracking_number, [])
+                if s.slug in ("", event.slug) and s.aftership_id in ("", tracking_id)
+            ]
+        if not targets:
             unmatched += TrackingEvent.objects.filter(pk=event.pk, state=EventState.RECEIVED).update(
                 state=EventState.UNMATCHED,
                 error="No shipment in the portal has this tracking yet; applied as soon as one does.",
             )
+            continue
+        if TrackingEvent.objects.filter(pk=event.pk, state=EventState.RECEIVED, shipment__isnull=True).update(
+            shipment_id=targets[0]
+        ):
+            matched += 1
+            _copies_for(event, targets[1:])
     return matched, unmatched
+
+
+def _copies_for(event: TrackingEvent, shipment_ids: list[int]) -> None:
+    """The same news for the other deliveries that share this tracking (linked to it when it existed)."""
+    copies = []
+    for shipment_id in shipment_ids:
+        copy = TrackingEvent.objects.get(pk=event.pk)
+        copy.pk = None
+        copy.shipment_id = shipment_id
+        copies.append(copy)
+    if copies:
+        TrackingEvent.objects.bulk_create(copies)
 
 
 def events_rematch() -> int:
@@ -256,6 +324,7 @@ def events_process(*, limit: int = 500) -> EventStats:
         for shipment_id in candidates:
             if not shipment_events_apply(shipment_id=shipment_id, stats=stats):
                 tried.add(shipment_id)
+    writebacks_queue(shipment_ids=stats.shipments)  # one doorbell for the batch
     return stats
 
 
@@ -304,9 +373,13 @@ def event_apply(event: TrackingEvent, *, shipment: Shipment, stats: EventStats) 
     event.attempts += 1
     event.error = ""
     event.traceback = ""
+    same = Q()
+    for name in ("dedupe_key", "body_sha256"):  # same event id, or the same bytes
+        if value := getattr(event, name):
+            same |= Q(**{name: value})
     duplicate = (
-        TrackingEvent.objects.filter(Q(dedupe_key=event.dedupe_key) | Q(body_sha256=event.body_sha256))
-        .filter(state=EventState.PROCESSED)
+        bool(same)
+        and TrackingEvent.objects.filter(same, shipment=shipment, state=EventState.PROCESSED)
         .exclude(pk=event.pk)
         .exists()
     )
@@ -314,7 +387,7 @@ def event_apply(event: TrackingEvent, *, shipment: Shipment, stats: EventStats) 
         event.state = EventState.DUPLICATE
         stats.duplicates += 1
     elif event.kind in REVIEW_EVENTS:
-        shipment_flag_stalled(shipment=shipment)
+        shipment_flag_stalled(shipment=shipment, news_at=event.news_at)
         event.state = EventState.PROCESSED
         stats.applied += 1
     elif event.kind and event.kind not in APPLIED_EVENTS:
@@ -331,13 +404,19 @@ def event_apply(event: TrackingEvent, *, shipment: Shipment, stats: EventStats) 
     event.save(update_fields=["state", "error", "traceback", "attempts", "processed_at"])
 
 
-def shipment_flag_stalled(*, shipment: Shipment) -> None:
-    """AfterShip's tracking_pending_time: the carrier has not scanned the parcel for longer than expected."""
-    if shipment.needs_review:
+STALLED = "AfterShip has had no carrier scan"
+_NOT_SCANNED = (ShipmentStatus.NEW, ShipmentStatus.PENDING, ShipmentStatus.INFO_RECEIVED)
+
+
+def shipment_flag_stalled(*, shipment: Shipment, news_at: datetime | None) -> None:
+    """AfterShip's tracking_pending_time: no carrier scan for longer than expected. Late news of it (the parcel
+    has been scanned since) changes nothing; the flag goes by itself with the next scan."""
+    older = news_at is not None and shipment.news_at is not None and news_at < shipment.news_at
+    if shipment.needs_review or older or shipment.status not in _NOT_SCANNED:
         return
     shipment.flag_for_review(
-        f"AfterShip has had no carrier scan for {shipment.tracking_number} for longer than expected. Check with "
-        "the carrier that the parcel was handed over, then mark it reviewed."
+        f"{STALLED} for {shipment.tracking_number} for longer than expected. Check with the carrier that the "
+        "parcel was handed over, then mark it reviewed."
     )
     shipment.save(update_fields=["needs_review", "review_reason", "updated_at"])
 
@@ -417,7 +496,11 @@ def _checkpoints_merge(shipment: Shipment, checkpoints: list[dict]) -> tuple[int
 def shipment_apply_tracking(
     *, shipment: Shipment, msg: dict, news_at: datetime | None, event: TrackingEvent | None = None
 ) -> StatusChange | None:
-    """Merge a tracking object into its shipment; returns the change of status to tell Odoo about, if any."""
+    """Merge a tracking object into its shipment; returns the change of status to tell Odoo about, if any.
+
+    Scans are always merged. The expected delivery and the tracking link follow any news not older than
+    the shipment's; the status follows `news_moves_status`.
+    """
     checkpoints = msg.get("checkpoints") or []
     if not isinstance(checkpoints, list):
         raise ValueError(f"msg.checkpoints is a {type(checkpoints).__name__}, not a list of checkpoints")
@@ -430,34 +513,38 @@ def shipment_apply_tracking(
     if msg.get("id") and not shipment.aftership_id:
         shipment.aftership_id = _text(msg["id"], 64)
         update.add("aftership_id")
-    if not news_moves_status(
+    if new_count and shipment.needs_review and shipment.review_reason.startswith(STALLED):
+        shipment.clear_review()  # the carrier scans the parcel again
+        update |= {"needs_review", "review_reason"}
+
+    before = status_words(shipment.status, shipment.subtag_message)
+    before_fields = (shipment.expected_delivery, shipment.tracking_url)
+    moves = news_moves_status(
         current_status=shipment.status,
         current_news_at=shipment.news_at,
         news_at=news_at,
         new_checkpoints=new_count,
-    ):
-        # Older news (or nothing new): it only fills in the scans the shipment missed.
-        shipment.save(update_fields=sorted(update))
-        return None
-
-    before = status_words(shipment.status, shipment.subtag_message)
-    before_fields = (shipment.expected_delivery, shipment.tracking_url)
-    tag = _text(msg.get("tag"), 50) or shipment.tag
-    shipment.tag = tag
-    shipment.subtag = _text(msg.get("subtag"), 50)
-    shipment.subtag_message = _text(msg.get("subtag_message"), 200)
-    if tag:
-        shipment.status = status_for_tag(tag)
-    shipment.news_at = max(news_at, shipment.news_at) if news_at and shipment.news_at else news_at or shipment.news_at
-    shipment.expected_delivery = _expected_delivery(msg) or shipment.expected_delivery
-    link = _text(msg.get("courier_tracking_link") or msg.get("aftership_tracking_url"), 500)
-    shipment.tracking_url = link or shipment.tracking_url
-    update |= {"tag", "subtag", "subtag_message", "status", "news_at", "expected_delivery", "tracking_url"}
+    )
+    if news_at is not None and (shipment.news_at is None or news_at >= shipment.news_at):
+        shipment.expected_delivery = _expected_delivery(msg) or shipment.expected_delivery
+        link = _text(msg.get("courier_tracking_link") or msg.get("aftership_tracking_url"), 500)
+        shipment.tracking_url = link or shipment.tracking_url
+        shipment.news_at = news_at
+        update |= {"expected_delivery", "tracking_url", "news_at"}
+    if moves:
+        tag = _text(msg.get("tag"), 50) or shipment.tag
+        shipment.tag = tag
+        shipment.subtag = _text(msg.get("subtag"), 50)
+        shipment.subtag_message = _text(msg.get("subtag_message"), 200)
+        if tag:
+            shipment.status = status_for_tag(tag)
+        update |= {"tag", "subtag", "subtag_message", "status"}
     after = status_words(shipment.status, shipment.subtag_message)
 
     change = None
     if after != before:
         last = last or {}
+        writeback = settings.ODOO_WRITEBACK
         change = StatusChange.objects.create(
             shipment=shipment,
             event=event,
@@ -472,9 +559,12 @@ def shipment_apply_tracking(
             expected_delivery=shipment.expected_delivery,
             tracking_url=shipment.tracking_url,
             news_at=shipment.news_at,
+            # Kept as history, not sent later, while write-back is off.
+            written_at=None if writeback else timezone.now(),
+            activity_outcome="" if writeback else "Not written: write-back to Odoo was off",
         )
     news_for_odoo = change is not None or (shipment.expected_delivery, shipment.tracking_url) != before_fields
-    if news_for_odoo and writeback_mark_due(shipment):
+    if news_for_odoo and writeback_mark_due(shipment=shipment):
         update |= {"writeback_due_at", "writeback_seq"}
     shipment.save(update_fields=sorted(update))
     return change

@@ -255,9 +255,25 @@ def _apply(job: SyncJob, outcome: Outcome, *, duration_ms: int = 0, count_attemp
             job.state = JobState.PENDING
             job.next_attempt_at = next_at
             job.last_outcome = f"Attempt {job.attempts} failed; next try at {timezone.localtime(next_at):%H:%M:%S}"
-    job.save()
+    # Only the worker that holds the job may finish it: one that outlived its lease finds the job handed
+    # to another and drops its result (0 rows).
+    fields = ("state", "attempts", "next_attempt_at", "lease_until", "last_error", "last_outcome", "finished_at")
+    values = {name: getattr(job, name) for name in fields}
+    held = SyncJob.objects.filter(pk=job.pk, state=JobState.RUNNING, worker=job.worker)
+    if not held.update(**values, last_latency_ms=job.last_latency_ms, updated_at=now):
+        job.lost = True
+        logger.warning(
+            "the job was handed to another worker meanwhile; this result is dropped", extra={"job_id": job.pk}
+        )
+        return
     if job.state == JobState.DEAD:
         _alert_dead(job)
+
+
+def job_heartbeat(job: SyncJob) -> bool:
+    """Still this worker's job? Extends its lease if so (long work checks in between its steps)."""
+    lease = timezone.now() + timedelta(seconds=settings.SYNC_JOB_LEASE_SECONDS)
+    return bool(SyncJob.objects.filter(pk=job.pk, state=JobState.RUNNING, worker=job.worker).update(lease_until=lease))
 
 
 def _alert_dead(job: SyncJob) -> None:
@@ -383,13 +399,13 @@ def job_execute(job: SyncJob, clients: _Clients) -> Outcome:
             job=job,
             started_at=started_at,
             duration_ms=duration_ms,
-            outcome=outcome.kind,
+            outcome=f"{outcome.kind} (dropped: another worker had the job)" if job.lost else outcome.kind,
             error=outcome.message if outcome.kind in ("retry", "fail") else "",
             worker=job.worker,
         )
         log = logger.info if outcome.kind in ("done", "wait") else logger.warning
         log("job %s", outcome.kind, extra={"outcome": outcome.message, "attempt": job.attempts, "ms": duration_ms})
-        if after is not None:
+        if after is not None and not job.lost:
             try:
                 after(job)
             except Exception:
@@ -452,7 +468,7 @@ def jobs_drain(
     lock = threading.Lock()
     seen: set[int] | None = set() if once else None
 
-    def loop(in_thread: bool) -> None:
+    def loop(in_thread: bool, worker: str) -> None:
         clients = _Clients(aftership_factory, odoo_factory)
         try:
             while time.monotonic() < deadline and not (stop and stop.is_set()):
@@ -499,9 +515,10 @@ def jobs_drain(
                 connection.close()
 
     if threads <= 1:
-        loop(in_thread=False)
+        loop(False, worker)
     else:
-        pool = [threading.Thread(target=loop, args=(True,), name=f"drain-{i}") for i in range(threads)]
+        # Each thread owns its jobs under a name of its own, so the guards tell the threads apart.
+        pool = [threading.Thread(target=loop, args=(True, f"{worker}/{i}"), name=f"drain-{i}") for i in range(threads)]
         for thread in pool:
             thread.start()
         for thread in pool:

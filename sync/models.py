@@ -300,12 +300,16 @@ class StatusChange(models.Model):
     activity_outcome = models.CharField("activity", max_length=200, blank=True)
     customer_message_id = models.PositiveIntegerField("Odoo customer message id", null=True, blank=True)
     customer_outcome = models.CharField("customer message", max_length=200, blank=True)
+    attempted_at = models.DateTimeField("first sent to Odoo at", null=True, blank=True)
     written_at = models.DateTimeField("written to Odoo at", null=True, blank=True)
 
     class Meta:
         ordering = ["shipment", "id"]
         verbose_name = "status change"
-        indexes = [models.Index(fields=["shipment", "written_at"], name="change_shipment_written")]
+        indexes = [
+            models.Index(fields=["shipment", "written_at"], name="change_shipment_written"),
+            models.Index(fields=["created_at"], condition=Q(written_at__isnull=True), name="change_unwritten"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.shipment} → {self.status_text}"
@@ -377,6 +381,9 @@ class SyncJob(models.Model):
                 name="job_one_open_per_picking",
             ),
         ]
+
+    # Set by the runner when the job was handed to another worker while this one still ran it.
+    lost = False
 
     def __str__(self) -> str:
         target = f"shipment {self.shipment_id}" if self.shipment_id else f"delivery {self.picking_id}"

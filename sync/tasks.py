@@ -66,8 +66,9 @@ def catchup_deliveries() -> dict:
 
 
 def process_events() -> dict:
-    from .inbound import events_process
+    from .inbound import events_doorbell_answered, events_process
 
+    events_doorbell_answered()  # news committed from now on rings again
     stats = events_process()
     return {"applied": stats.applied, "duplicates": stats.duplicates, "failed": stats.failed}
 

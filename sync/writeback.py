@@ -26,10 +26,19 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from . import jobs
+from .alerts import alert_admins
 from .carriers import courier_list_cached
 from .jobs import Outcome, job_handler
 from .models import JobKind, JobState, ServiceState, Shipment, ShipmentStatus, StatusChange, SyncJob
-from .odoo import OdooAccessError, OdooClient, OdooMissingError, OdooProgrammingError
+from .odoo import (
+    OdooAccessError,
+    OdooAuthError,
+    OdooClient,
+    OdooError,
+    OdooMissingError,
+    OdooProgrammingError,
+    OdooTransientError,
+)
 from .odoo_fields import odoo_fields_existing, odoo_fields_forget
 from .status import status_words
 
@@ -42,28 +51,25 @@ _TEXT_TYPES = ("char", "text", "html")
 
 
 # -- queueing --------------------------------------------------------------------------------------------
-def writeback_mark_due(shipment: Shipment) -> bool:
-    """There is news for Odoo: mark the shipment due and make sure a job will write it. False when write-back is off.
+def writeback_mark_due(*, shipment: Shipment) -> bool:
+    """There is news for Odoo: mark the shipment due (the caller saves it). False when write-back is off.
 
-    The caller saves `writeback_due_at`. If a job is running for the shipment right now, no second job is
-    queued: the running one sees that the shipment became due again after it started and goes on.
+    The counter tells a write-back running right now that more came while it ran. Jobs are queued for a
+    whole batch of shipments at once (`writebacks_queue`), with one doorbell.
     """
     if not settings.ODOO_WRITEBACK:
         return False
     shipment.writeback_due_at = shipment.writeback_due_at or timezone.now()
     shipment.writeback_seq += 1
-    jobs.jobs_create([jobs.job_build(JobKind.WRITEBACK, shipment=shipment)])
-    # A job that was finishing as this news came in may not have seen it: make sure one will.
-    shipment_id = shipment.pk
-    transaction.on_commit(lambda: writeback_ensure(shipment_id))
     return True
 
 
-def writeback_ensure(shipment_id: int) -> None:
-    """Queue a write-back for this shipment if it is due and none is open."""
-    shipment = Shipment.objects.filter(pk=shipment_id, writeback_due_at__isnull=False).first()
-    if shipment is not None:
-        jobs.jobs_create([jobs.job_build(JobKind.WRITEBACK, shipment=shipment)])
+def writebacks_queue(*, shipment_ids) -> int:
+    """Queue a write-back for each of these shipments that is due and has no open one; rings once."""
+    if not settings.ODOO_WRITEBACK or not shipment_ids:
+        return 0
+    due = Shipment.objects.filter(pk__in=list(shipment_ids), writeback_due_at__isnull=False)
+    return jobs.jobs_create([jobs.job_build(JobKind.WRITEBACK, shipment=shipment) for shipment in due])
 
 
 def writebacks_due(*, stale_after_seconds: float = 0) -> dict[int, SyncJob | None]:
@@ -139,7 +145,12 @@ def _count(n: int, one: str, many: str | None = None) -> str:
 def _after_writeback(job: SyncJob) -> None:
     # News that came while the job was finishing found it still running and queued nothing: queue it now.
     if job.state == JobState.DONE:
-        writeback_ensure(job.shipment_id)
+        writebacks_queue(shipment_ids=[job.shipment_id])
+
+
+# Activities and customer messages are for news that is still news: not for a change that later news
+# overtook while Odoo was away, nor for one the portal has held this long.
+CURRENT_FOR = timedelta(hours=24)
 
 
 @job_handler(JobKind.WRITEBACK, service="odoo", after=_after_writeback)
@@ -151,21 +162,28 @@ def writeback_run(job: SyncJob, odoo: OdooClient) -> Outcome:
         for _ in range(5):
             shipment.refresh_from_db()  # the news as committed now, not as it was when the job was claimed
             seen = shipment.writeback_seq
-            for change in shipment.status_changes.filter(written_at__isnull=True).order_by("id"):
-                _change_write(odoo, shipment, change, summary)
+            changes = list(shipment.status_changes.filter(written_at__isnull=True).order_by("id"))
+            for change in changes:
+                _change_write(odoo, shipment, change, summary, current=change is changes[-1], job=job)
+            _still_ours(job)
             _fields_write(odoo, shipment, summary)
             # Done unless news came meanwhile (on PostgreSQL this waits for a worker applying news to commit).
             if Shipment.objects.filter(pk=shipment.pk, writeback_seq=seen).update(writeback_due_at=None):
                 break
-    except OdooMissingError:
-        return Outcome.fail(
+    except _TakenOver:
+        return Outcome.done("Handed to another worker before it finished")
+    except OdooMissingError as exc:
+        if exc.model != PICKING:
+            raise
+        return _failed(
             f"Delivery {shipment.picking_name} (id {shipment.picking_id}) no longer exists in Odoo, so its "
             "tracking news cannot be written to it."
         )
     except OdooAccessError as exc:
-        return Outcome.fail(
+        return _failed(
             f"Odoo refused the integration user: {exc.message} Give it Inventory / User (notes, fields, "
-            "activities on deliveries) and Sales / User (messages to customers), then retry."
+            "activities on deliveries) and Sales / User (messages to customers), then retry.",
+            alert=True,
         )
     if not ServiceState.objects.filter(service=ServiceState.ODOO).update(last_ok_at=timezone.now()):
         ServiceState.objects.get_or_create(service=ServiceState.ODOO, defaults={"last_ok_at": timezone.now()})
@@ -174,21 +192,90 @@ def writeback_run(job: SyncJob, odoo: OdooClient) -> Outcome:
     return Outcome.done(summary.text())
 
 
-def _change_write(odoo: OdooClient, shipment: Shipment, change: StatusChange, summary: WritebackSummary) -> None:
-    """One change of status: the note, then the activity and the customer message where due."""
+class _TakenOver(Exception):
+    """This worker outlived its lease: another one has the job now."""
+
+
+def _still_ours(job: SyncJob) -> None:
+    # Checked before each call to Odoo, each shorter than the lease: a worker that lost the job stops
+    # before it writes anything more.
+    if not jobs.job_heartbeat(job):
+        raise _TakenOver
+
+
+def _failed(reason: str, *, alert: bool = False) -> Outcome:
+    if alert and cache.add(f"shiptrack:alert:writeback:{reason[:80]}", 1, 3600):  # one mail an hour per cause
+        alert_admins(
+            "Odoo refuses the portal's write-back",
+            f"{reason}\n\nThe news waits in the portal; retry the write-backs from the admin (Sync jobs, "
+            "action 'Retry') once the cause is fixed.",
+        )
+    return Outcome.fail(reason)
+
+
+def _change_write(
+    odoo: OdooClient, shipment: Shipment, change: StatusChange, summary: WritebackSummary, *, current: bool, job
+) -> None:
+    """One change of status: the note, then the activity and the customer message where due.
+
+    Each step's result is kept as soon as Odoo answers. A step that was sent but not answered (a timeout
+    after Odoo committed) is looked up in Odoo before it is sent again, so a retry posts nothing twice.
+    """
+    _still_ours(job)
+    retry = change.attempted_at is not None
+    if not retry:
+        change.attempted_at = timezone.now()
+        change.save(update_fields=["attempted_at"])
     if change.note_id is None:
-        change.note_id = odoo.message_post(PICKING, shipment.picking_id, note_html(shipment, change), html=True) or 0
+        body = note_html(shipment, change)
+        change.note_id = (retry and _posted(odoo, PICKING, shipment.picking_id, _marker(change))) or odoo.message_post(
+            PICKING, shipment.picking_id, body, html=True
+        )
+        change.note_id = change.note_id or 0
         change.save(update_fields=["note_id"])
         summary.notes += 1
+    fresh = current and change.created_at >= timezone.now() - CURRENT_FOR
     if change.tag in settings.ODOO_ACTIVITY_STATUSES and not change.activity_outcome:
-        change.activity_outcome = _activity_ensure(odoo, shipment, change, summary)[:200]
+        _still_ours(job)
+        if fresh:
+            change.activity_outcome = _optional(lambda: _activity_ensure(odoo, shipment, change, summary, retry=retry))
+        else:
+            change.activity_outcome = "Not created: later news came first, or the news is more than a day old"
         change.save(update_fields=["activity_id", "activity_reason", "activity_outcome"])
     customer_due = settings.ODOO_NOTIFY_CUSTOMER and change.tag in settings.ODOO_NOTIFY_CUSTOMER_STATUSES
     if customer_due and not change.customer_outcome:
-        change.customer_outcome = _customer_tell(odoo, shipment, change, summary)[:200]
+        _still_ours(job)
+        if fresh:
+            change.customer_outcome = _optional(lambda: _customer_tell(odoo, shipment, change, summary, retry=retry))
+        else:
+            change.customer_outcome = "Not sent: later news came first, or the news is more than a day old"
         change.save(update_fields=["customer_message_id", "customer_outcome"])
     change.written_at = timezone.now()
     change.save(update_fields=["written_at"])
+
+
+def _optional(step) -> str:
+    """An activity or a customer message that Odoo refuses is noted, not fatal: the notes and fields go on.
+    Odoo being away or refusing the login still stops the job (it is retried, or paused)."""
+    try:
+        return step()[:200]
+    except (OdooTransientError, OdooAuthError, OdooAccessError):
+        raise
+    except OdooError as exc:
+        logger.warning("Odoo refused an optional write-back step", extra={"error": str(exc)})
+        return f"Odoo refused it: {exc.message}"[:200]
+
+
+def _marker(change: StatusChange) -> str:
+    return f"Shiptrack update {change.pk}"
+
+
+def _posted(odoo: OdooClient, model: str, res_id: int, text: str) -> int | None:
+    """The id of a message on this record whose body has this text, if one was posted already."""
+    found = odoo.call(
+        "mail.message", "search", [("model", "=", model), ("res_id", "=", res_id), ("body", "ilike", text)], limit=1
+    )
+    return found[0] if found else None
 
 
 # -- what the clerk reads ------------------------------------------------------------------------------------
@@ -222,6 +309,7 @@ def note_html(shipment: Shipment, change: StatusChange) -> str:
     body = format_html("<p><b>{}</b> (AfterShip)</p><p>{}</p>", change.status_text, details)
     if link := _safe_link(change.tracking_url):
         body += format_html('<p><a href="{}" target="_blank">Follow the parcel on the carrier\'s page</a></p>', link)
+    body += format_html("<p><small>{}</small></p>", _marker(change))  # lets a retry find a note already posted
     return str(body)
 
 
@@ -264,8 +352,21 @@ def _activity_user(odoo: OdooClient, shipment: Shipment) -> int:
     return shipment.odoo_user_id or odoo.uid()
 
 
-def _activity_ensure(odoo: OdooClient, shipment: Shipment, change: StatusChange, summary: WritebackSummary) -> str:
+def _activity_ensure(
+    odoo: OdooClient, shipment: Shipment, change: StatusChange, summary: WritebackSummary, *, retry: bool
+) -> str:
     """One open activity per shipment and reason: a repeat of the same trouble does not add another."""
+    summary_text = f"Parcel {shipment.tracking_number}: {change.status_text}"[:250]
+    if retry:  # sent before without an answer: it may exist
+        found = odoo.call(
+            "mail.activity",
+            "search",
+            [("res_model", "=", PICKING), ("res_id", "=", shipment.picking_id), ("summary", "=", summary_text)],
+            limit=1,
+        )
+        if found:
+            change.activity_id, change.activity_reason = found[0], change.status
+            return f"Activity #{found[0]} created"
     previous = (
         StatusChange.objects.filter(shipment=shipment, activity_reason=change.status, activity_id__isnull=False)
         .exclude(pk=change.pk)
@@ -275,11 +376,10 @@ def _activity_ensure(odoo: OdooClient, shipment: Shipment, change: StatusChange,
     if previous and odoo.call("mail.activity", "search_count", [("id", "=", previous.activity_id)]):
         return f"Activity #{previous.activity_id} is still open"
     user_id = _activity_user(odoo, shipment)
-    reason = change.status_text
     change.activity_id = odoo.activity_schedule(
         PICKING,
         shipment.picking_id,
-        summary=f"Parcel {shipment.tracking_number}: {reason}"[:250],
+        summary=summary_text,
         note=note_html(shipment, change),
         user_id=user_id,
         date_deadline=timezone.localdate().isoformat(),
@@ -290,12 +390,17 @@ def _activity_ensure(odoo: OdooClient, shipment: Shipment, change: StatusChange,
 
 
 # -- customer ---------------------------------------------------------------------------------------------
-def _customer_tell(odoo: OdooClient, shipment: Shipment, change: StatusChange, summary: WritebackSummary) -> str:
+def _customer_tell(
+    odoo: OdooClient, shipment: Shipment, change: StatusChange, summary: WritebackSummary, *, retry: bool
+) -> str:
     """A message on the sale order to the customer, which Odoo mails in the company's own layout."""
     if not shipment.sale_order_id:
         return "Not sent: the delivery has no sale order"
     if not shipment.partner_id:
         return "Not sent: the delivery has no customer"
+    if retry and (found := _posted(odoo, "sale.order", shipment.sale_order_id, _customer_sentence(shipment, change))):
+        change.customer_message_id = found
+        return f"Sent to the customer on {shipment.sale_order_name or 'the sale order'}"
     if odoo_fields_existing(odoo, "res.partner", {"is_blacklisted"}):
         rows = odoo.read("res.partner", [shipment.partner_id], ["is_blacklisted"])
         if rows and rows[0].get("is_blacklisted"):
@@ -313,13 +418,54 @@ def _customer_tell(odoo: OdooClient, shipment: Shipment, change: StatusChange, s
 
 
 # -- fields -----------------------------------------------------------------------------------------------
-def _field_value(key: str, field_type: str, shipment: Shipment):
+# How far along a parcel is; a delivery with several parcels shows the one furthest behind (trouble first).
+_PROGRESS = [
+    ShipmentStatus.EXCEPTION,
+    ShipmentStatus.ATTEMPT_FAIL,
+    ShipmentStatus.EXPIRED,
+    ShipmentStatus.NEW,
+    ShipmentStatus.PENDING,
+    ShipmentStatus.INFO_RECEIVED,
+    ShipmentStatus.IN_TRANSIT,
+    ShipmentStatus.AVAILABLE_FOR_PICKUP,
+    ShipmentStatus.OUT_FOR_DELIVERY,
+    ShipmentStatus.DONE,
+]
+
+
+@dataclass
+class DeliveryNews:
+    """What the delivery order's fields should say, over all its parcels."""
+
+    status: str
+    expected_delivery: datetime | None
+    tracking_url: str
+    seen: int  # the parcels' news counters, to tell whether any moved while the fields were written
+
+
+def delivery_news(*, picking_id: int) -> DeliveryNews:
+    parcels = list(Shipment.objects.filter(picking_id=picking_id).exclude(status=ShipmentStatus.IGNORED).order_by("id"))
+    seen = sum(p.writeback_seq for p in parcels)
+    if not parcels:
+        return DeliveryNews("", None, "", seen)
+    rank = {status: i for i, status in enumerate(_PROGRESS)}
+    lead = min(parcels, key=lambda p: rank.get(p.status, len(_PROGRESS)))
+    words = status_words(lead.status, lead.subtag_message)
+    if len(parcels) > 1:
+        delivered = sum(p.status == ShipmentStatus.DONE for p in parcels)
+        words = f"{words} ({delivered} of {len(parcels)} parcels delivered)" if delivered < len(parcels) else words
+    dates = [p.expected_delivery for p in parcels if p.expected_delivery]
+    link = lead.tracking_url or next((p.tracking_url for p in parcels if p.tracking_url), "")
+    return DeliveryNews(words, max(dates) if dates else None, link, seen)
+
+
+def _field_value(key: str, field_type: str, news: DeliveryNews):
     """The value for a write-back field, in the form its Odoo type takes; None when the type does not fit."""
     if key == "status":
-        return status_words(shipment.status, shipment.subtag_message) if field_type in _TEXT_TYPES else None
+        return news.status if field_type in _TEXT_TYPES else None
     if key == "tracking_url":
-        return (_safe_link(shipment.tracking_url) or False) if field_type in _TEXT_TYPES else None
-    when = shipment.expected_delivery
+        return (_safe_link(news.tracking_url) or False) if field_type in _TEXT_TYPES else None
+    when = news.expected_delivery
     if field_type == "date":
         return timezone.localtime(when).date().isoformat() if when else False
     if field_type == "datetime":
@@ -330,31 +476,38 @@ def _field_value(key: str, field_type: str, shipment: Shipment):
 
 
 def _fields_write(odoo: OdooClient, shipment: Shipment, summary: WritebackSummary) -> None:
-    """Bring the delivery's write-back fields to the shipment's values, in one write of what changed."""
+    """Bring the delivery order's write-back fields to what its parcels say, in one write of what changed.
+
+    The fields belong to the delivery, which several parcels (and their jobs) share: the values come
+    from all of them, and if any parcel's news moved while writing, they are worked out and written again.
+    """
     wanted = settings.ODOO_WRITEBACK_FIELDS
     names = set(wanted.values())
-    for attempt in (1, 2):
+    for attempt in range(3):
+        news = delivery_news(picking_id=shipment.picking_id)
         existing = odoo_fields_existing(odoo, PICKING, names)
         values = {}
         for key, name in wanted.items():
             attrs = existing.get(name)
             if attrs is None or attrs.get("readonly"):
                 continue
-            value = _field_value(key, attrs.get("type", ""), shipment)
+            value = _field_value(key, attrs.get("type", ""), news)
             if value is not None:
                 values[name] = value
-        changed = {name: value for name, value in values.items() if shipment.odoo_fields.get(name, ...) != value}
+        written = Shipment.objects.filter(pk=shipment.pk).values_list("odoo_fields", flat=True).first() or {}
+        changed = {name: value for name, value in values.items() if written.get(name, ...) != value}
         if not changed:
             return
         try:
             odoo.write(PICKING, [shipment.picking_id], changed)
         except OdooProgrammingError as exc:
-            if attempt == 1 and "Invalid field" in exc.message:
+            if attempt == 0 and "Invalid field" in exc.message:
                 odoo_fields_forget(odoo, PICKING, names)  # a field was removed in Odoo since we asked
                 continue
             raise
-        shipment.odoo_fields = {**shipment.odoo_fields, **changed}
-        shipment.odoo_written_at = timezone.now()
-        shipment.save(update_fields=["odoo_fields", "odoo_written_at", "updated_at"])
         summary.fields += len(changed)
-        return
+        Shipment.objects.filter(picking_id=shipment.picking_id).update(
+            odoo_fields={**written, **changed}, odoo_written_at=timezone.now()
+        )
+        if delivery_news(picking_id=shipment.picking_id).seen == news.seen:
+            return

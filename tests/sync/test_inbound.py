@@ -29,7 +29,7 @@ from sync.models import (
     TrackingEvent,
 )
 from sync.pull import deliveries_intake
-from tests.factories import delivery, dhl_shipment, journey_payload, webhook
+from tests.factories import delivery, dhl_shipment, journey_body, journey_payload, webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -366,3 +366,187 @@ def test_two_workers_never_apply_one_shipments_events_at_once(transactional_db, 
     for shipment in shipments:
         assert statuses(shipment) == ["In transit", "Out for delivery", "Delivered"]
     connections.close_all()
+
+
+def test_delivered_then_a_late_in_transit_with_no_scans_changes_nothing(client):
+    shipment = dhl_shipment()
+    webhook(client, "03_delivered")
+    events_process()
+    late = journey_payload("01_in_transit")
+    late["event_id"] = "5f1c0b7e-1d2a-4c3b-8e4f-0000000000e1"
+    late["msg"]["checkpoints"] = []
+    webhook(client, late)  # AfterShip's retry of an old update, hours later
+
+    events_process()
+
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.DONE
+    assert statuses(shipment) == ["Delivered"]
+
+
+def test_a_duplicate_is_known_by_its_event_id_or_by_its_bytes(client):
+    shipment = dhl_shipment()
+    webhook(client, "01_in_transit")
+    same_id = journey_payload("01_in_transit")
+    same_id["msg"]["checkpoints"].append({**same_id["msg"]["checkpoints"][0], "message": "other bytes"})
+    webhook(client, same_id)  # AfterShip's event id again, other bytes
+    no_id = journey_payload("02_out_for_delivery")
+    del no_id["event_id"]
+    webhook(client, no_id)
+    webhook(client, no_id)  # no event id: the same bytes twice
+
+    events_process()
+
+    assert sorted(TrackingEvent.objects.values_list("state", flat=True)) == sorted(
+        [EventState.PROCESSED, EventState.DUPLICATE, EventState.PROCESSED, EventState.DUPLICATE]
+    )
+    assert statuses(shipment) == ["In transit", "Out for delivery"]
+
+
+def test_a_failed_event_does_not_stop_the_next_one_of_the_same_shipment(client, monkeypatch):
+    shipment = dhl_shipment()
+    webhook(client, "01_in_transit")
+    webhook(client, "02_out_for_delivery")
+    real = inbound._checkpoints_merge
+
+    def broken_once(target, checkpoints):
+        if len(checkpoints) == 1:  # the first event of the two
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT * FROM no_such_table")
+        return real(target, checkpoints)
+
+    monkeypatch.setattr(inbound, "_checkpoints_merge", broken_once)
+    stats = events_process()
+
+    assert (stats.failed, stats.applied) == (1, 1)
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.OUT_FOR_DELIVERY
+    assert shipment.checkpoints.count() == 2  # the failed event's savepoint left nothing half-done
+
+
+def test_the_same_number_at_another_courier_is_someone_elses_parcel(client):
+    shipment = dhl_shipment()
+    theirs = journey_payload("05_exception_lost")
+    theirs["msg"].update({"id": "ups-someone-elses-tracking", "slug": "ups"})
+    webhook(client, theirs)
+
+    events_process()
+
+    assert TrackingEvent.objects.get().state == EventState.UNMATCHED
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.PENDING
+
+
+def test_two_deliveries_linked_to_one_tracking_both_hear_its_news(client):
+    first = dhl_shipment()
+    second = dhl_shipment(picking_id=21, picking_name="WH/OUT/00016")  # linked to the same tracking on 4003
+    webhook(client, "01_in_transit")
+
+    events_process()
+
+    for shipment in (first, second):
+        shipment.refresh_from_db()
+        assert shipment.status == ShipmentStatus.IN_TRANSIT
+        assert statuses(shipment) == ["In transit"]
+    assert TrackingEvent.objects.filter(state=EventState.PROCESSED).count() == 2
+
+
+def test_an_expected_delivery_revised_in_the_same_second_is_kept(client):
+    shipment = dhl_shipment()
+    webhook(client, "01_in_transit")
+    revised = journey_payload("06_edd_revise")
+    revised["msg"]["updated_at"] = "2026-11-25T08:14:05+00:00"  # stamped with the update it came with
+    webhook(client, revised)
+
+    events_process()
+
+    shipment.refresh_from_db()
+    assert shipment.expected_delivery.date().isoformat() == "2026-11-27"
+
+
+def test_a_late_no_scan_notice_leaves_a_scanned_parcel_alone_and_the_flag_goes_with_the_next_scan(client):
+    delivered = dhl_shipment()
+    webhook(client, "03_delivered")
+    webhook(client, "07_tracking_pending_time")
+    events_process()
+    delivered.refresh_from_db()
+    assert delivered.status == ShipmentStatus.DONE and not delivered.needs_review
+
+    waiting = dhl_shipment(tracking_number="4815162344", aftership_id="trk-waiting")
+    notice = journey_payload("07_tracking_pending_time")
+    notice["msg"].update({"id": "trk-waiting", "tracking_number": "4815162344"})
+    webhook(client, notice)
+    events_process()
+    waiting.refresh_from_db()
+    assert waiting.needs_review
+
+    scanned = journey_payload("01_in_transit")
+    scanned["msg"].update({"id": "trk-waiting", "tracking_number": "4815162344"})
+    webhook(client, scanned)
+    events_process()
+    waiting.refresh_from_db()
+    assert not waiting.needs_review and waiting.status == ShipmentStatus.IN_TRANSIT
+
+
+@pytest.mark.parametrize(
+    "patch", [{"updated_at": "0001-01-01T00:00:00+05:00"}, {"tracking_number": "\ud800 lone surrogate"}]
+)
+def test_a_genuine_body_with_values_no_database_takes_is_kept(client, patch):
+    payload = journey_payload("01_in_transit")
+    payload["msg"].update(patch)
+
+    assert webhook(client, json.dumps(payload).encode()).status_code == 200
+
+    event = TrackingEvent.objects.get()
+    assert bytes(event.body) == json.dumps(payload).encode()
+
+
+def test_events_stored_before_the_upgrade_are_indexed_and_applied(client):
+    import importlib
+
+    from django.apps import apps
+
+    shipment = dhl_shipment()
+    # As the earlier version stored them: one applied, one still waiting; no hash, kind or news time.
+    TrackingEvent.objects.create(
+        body=journey_body("01_in_transit"),
+        event_id="old-1",
+        dedupe_key="old-1",
+        state=EventState.PROCESSED,
+        tracking_number="4815162342",
+        shipment=shipment,
+    )
+    waiting = TrackingEvent.objects.create(
+        body=journey_body("02_out_for_delivery"), event_id="old-2", dedupe_key="old-2", tracking_number="4815162342"
+    )
+
+    importlib.import_module("sync.migrations.0005_writeback").index_stored_events(apps, None)
+    events_process()
+
+    waiting.refresh_from_db()
+    assert (waiting.state, waiting.kind) == (EventState.PROCESSED, "tracking_update")
+    assert waiting.news_at.isoformat() == "2026-11-26T06:41:09+00:00"
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.OUT_FOR_DELIVERY
+
+
+def test_the_doorbell_rings_once_for_a_batch_not_once_per_webhook(client, monkeypatch):
+    import django_q.tasks
+
+    rung = []
+    monkeypatch.setattr(django_q.tasks, "async_task", lambda func, **kwargs: rung.append(func))
+    for i in range(20):
+        shipment = dhl_shipment(tracking_number=f"48151690{i:02d}", aftership_id=f"trk{i}")
+        payload = journey_payload("01_in_transit")
+        payload["event_id"] = f"evt-{i}"
+        payload["msg"].update({"id": shipment.aftership_id, "tracking_number": shipment.tracking_number})
+        webhook(client, payload)
+        inbound.events_ring()  # what the view does once the event is committed
+
+    assert rung == ["sync.tasks.process_events"]  # the worker has not started: one ring is enough
+    inbound.events_doorbell_answered()
+    rung.clear()
+
+    events_process()
+
+    assert rung.count("sync.tasks.drain_jobs") <= 2  # the write-backs of 20 parcels: one doorbell

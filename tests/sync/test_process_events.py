@@ -33,8 +33,8 @@ def test_it_applies_the_events_writes_to_odoo_and_a_second_run_writes_nothing(cl
     assert code == 0, err
     assert (
         "3 events applied, 0 duplicates skipped, 3 changes of status; in Odoo: 3 notes posted, fields written on "
-        "1 delivery, 1 activity created, 0 customer messages sent." in out
-    )  # applied in AfterShip's order: in transit, exception (parcel lost), then found and out for delivery
+        "1 delivery, 0 activities created, 0 customer messages sent." in out
+    )  # in AfterShip's order: in transit, lost, found and out for delivery; no To-Do for a problem already over
     assert out.rstrip().endswith("Nothing left waiting.")
     calls = len(odoo.rpc_calls)
 

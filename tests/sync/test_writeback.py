@@ -6,6 +6,8 @@ write-back jobs the way a worker does, and reads what Odoo then holds.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -239,7 +241,14 @@ def test_while_odoo_is_down_the_news_waits_and_then_arrives_in_order(client, all
         "<p><b>Delivered",
     ]
     assert odoo.get("stock.picking", 20)["x_aftership_status"] == "Delivered"
-    assert len(odoo.rpc_calls) == 5  # three notes, the field list, one write: not one call per webhook
+    # Did the note refused during the outage reach Odoo after all? One look, then three notes, the field
+    # list and one write: not one call per webhook.
+    assert object_calls(odoo) == [
+        ("mail.message", "search"),
+        *[("stock.picking", "message_post")] * 3,
+        ("stock.picking", "fields_get"),
+        ("stock.picking", "write"),
+    ]
 
 
 def test_a_refused_key_pauses_write_backs_and_nothing_is_lost(client, odoo, settings):
@@ -301,3 +310,125 @@ def test_news_applied_while_a_write_back_runs_is_written_by_that_same_job(client
     assert odoo.get("stock.picking", 20)["x_aftership_status"] == "Out for delivery"
     assert SyncJob.objects.filter(kind=JobKind.WRITEBACK).count() == 1
     assert Shipment.objects.get().writeback_due_at is None
+
+
+def test_a_job_that_outlived_its_lease_posts_nothing_twice(client, odoo, monkeypatch):
+    from sync import jobs
+    from sync.odoo import OdooClient
+
+    dhl_shipment()
+    for name in ("01_in_transit", "02_out_for_delivery", "03_delivered"):
+        webhook(client, name)
+    events_process()
+    real = OdooClient.message_post
+    slow = [True]
+
+    def slow_first_answer(self, *args, **kwargs):
+        posted = real(self, *args, **kwargs)
+        if slow and slow.pop():
+            # Odoo's answer to worker 1 comes after its lease ran out: the dispatcher has handed the job to
+            # worker 2, which finishes it before worker 1 hears back.
+            SyncJob.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
+            jobs.jobs_recover_stale()
+            jobs_drain(kinds=[JobKind.WRITEBACK], once=True, worker="worker-2")
+        return posted
+
+    monkeypatch.setattr(OdooClient, "message_post", slow_first_answer)
+    jobs_drain(kinds=[JobKind.WRITEBACK], once=True, worker="worker-1")
+
+    assert [m["body"].split("</b>")[0] for m in notes(odoo)] == [
+        "<p><b>In transit",  # posted by worker 1; worker 2 found it in the chatter rather than post it again
+        "<p><b>Out for delivery",
+        "<p><b>Delivered",
+    ]
+    job = SyncJob.objects.get(kind=JobKind.WRITEBACK)
+    assert (job.state, job.worker) == (JobState.DONE, "worker-2")  # worker 1's late result was dropped
+    assert job.attempt_log.filter(outcome__contains="dropped").count() == 1
+
+
+def test_an_activity_odoo_refuses_is_noted_and_later_news_still_arrives(client, odoo, monkeypatch):
+    from sync.odoo import OdooClient, OdooValidationError
+
+    def refuse(self, *args, **kwargs):
+        raise OdooValidationError("The assigned user cannot see this transfer.", name="odoo.exceptions.UserError")
+
+    monkeypatch.setattr(OdooClient, "activity_schedule", refuse)
+    dhl_shipment()
+    news(client, "01_in_transit", "05_exception_lost")
+    write_back()
+    news(client, "02_out_for_delivery")
+    write_back()
+
+    assert len(notes(odoo)) == 3
+    assert odoo.get("stock.picking", 20)["x_aftership_status"] == "Out for delivery"
+    lost = StatusChange.objects.get(status="exception")
+    assert lost.activity_outcome == "Odoo refused it: The assigned user cannot see this transfer."
+    assert set(SyncJob.objects.values_list("state", flat=True)) == {JobState.DONE}
+
+
+def test_a_delivery_with_several_parcels_shows_the_parcel_furthest_behind(client, odoo):
+    dhl_shipment()
+    dhl_shipment(tracking_number="4815162343", aftership_id="trk-second")
+    second = journey_payload("01_in_transit")
+    second["event_id"] = "second-1"
+    second["msg"].update({"id": "trk-second", "tracking_number": "4815162343"})
+    news(client, "03_delivered")
+    webhook(client, second)
+    events_process()
+
+    write_back()
+
+    assert odoo.get("stock.picking", 20)["x_aftership_status"] == "In transit (1 of 2 parcels delivered)"
+
+
+def test_a_note_odoo_took_without_answering_is_not_posted_again(client, odoo, monkeypatch):
+    from sync.odoo import OdooClient, OdooTransientError
+
+    real = OdooClient.message_post
+    lost_answer = [True]
+
+    def post_then_time_out(self, *args, **kwargs):
+        real(self, *args, **kwargs)  # Odoo commits the note...
+        if lost_answer and lost_answer.pop():
+            raise OdooTransientError("Odoo did not answer within 30 s")  # ...but the answer never arrives
+        return 0
+
+    dhl_shipment()
+    news(client, "01_in_transit")
+    monkeypatch.setattr(OdooClient, "message_post", post_then_time_out)
+    write_back()
+    SyncJob.objects.update(next_attempt_at=timezone.now())
+    write_back()
+
+    assert len(notes(odoo)) == 1
+    assert SyncJob.objects.get().state == JobState.DONE
+
+
+def test_news_overtaken_while_odoo_was_away_opens_no_activity_and_tells_no_customer(client, odoo, settings):
+    settings.ODOO_NOTIFY_CUSTOMER = True
+    dhl_shipment()
+    odoo.faults.outage = True
+    news(client, "01_in_transit", "05_exception_lost", "02_out_for_delivery", "03_delivered")
+    write_back()
+    odoo.faults.outage = False
+    writebacks_release()
+
+    write_back()
+
+    assert len(notes(odoo)) == 4  # the history in full...
+    assert odoo.activities_for("stock.picking", 20) == []  # ...but no To-Do for a problem already over
+    told = [m for m in odoo.messages_for("sale.order", 25) if m["subtype_id"] == COMMENT_SUBTYPE]
+    assert len(told) == 1 and "has been delivered" in told[0]["body"]  # not "out for delivery today"
+
+
+def test_with_write_back_off_the_history_is_kept_and_nothing_is_sent_later(client, odoo, settings):
+    settings.ODOO_WRITEBACK = False
+    dhl_shipment()
+    news(client, "01_in_transit")
+    settings.ODOO_WRITEBACK = True
+
+    assert writebacks_ensure(stale_after_seconds=0) == 0
+    write_back()
+
+    assert notes(odoo) == []
+    assert StatusChange.objects.get().activity_outcome == "Not written: write-back to Odoo was off"
