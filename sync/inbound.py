@@ -20,12 +20,12 @@ import json
 import logging
 import traceback
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, transaction
-from django.db.models import F, Min, Q
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -144,7 +144,7 @@ def _index(event: TrackingEvent) -> None:
         event.dedupe_key = event.event_id
 
 
-def event_record_polled(tracking: dict, *, shipment: Shipment | None = None) -> TrackingEvent:
+def event_record_polled(*, tracking: dict, shipment: Shipment | None = None) -> TrackingEvent:
     """Keep a tracking read by the reconciliation poll as an event, so it is applied by the same path."""
     body = json.dumps({"event": "tracking_update", "msg": tracking}, separators=(",", ":")).encode()
     news_at = aftership_time(tracking.get("updated_at"))
@@ -354,7 +354,7 @@ def _event_apply_safely(shipment: Shipment, event: TrackingEvent, stats: EventSt
     with log_context(event_id=event.pk, aftership_event_id=event.event_id, shipment_id=shipment.pk):
         try:
             with transaction.atomic():  # a savepoint: a failure here leaves the rest of the batch intact
-                event_apply(event, shipment=shipment, stats=stats)
+                event_apply(event=event, shipment=shipment, stats=stats)
         except Exception as exc:
             logger.exception("could not apply a tracking event")
             shipment.refresh_from_db()  # drop what the failed savepoint changed in memory
@@ -368,7 +368,7 @@ def _event_apply_safely(shipment: Shipment, event: TrackingEvent, stats: EventSt
             )
 
 
-def event_apply(event: TrackingEvent, *, shipment: Shipment, stats: EventStats) -> None:
+def event_apply(*, event: TrackingEvent, shipment: Shipment, stats: EventStats) -> None:
     """Apply one event to its (locked) shipment and record how it ended."""
     event.attempts += 1
     event.error = ""
@@ -568,6 +568,26 @@ def shipment_apply_tracking(
         update |= {"writeback_due_at", "writeback_seq"}
     shipment.save(update_fields=sorted(update))
     return change
+
+
+# -- what is left --------------------------------------------------------------------------------------
+@dataclass
+class EventBacklog:
+    received: int
+    failed: int
+    unmatched_recent: int  # their delivery may not be pulled from Odoo yet
+    unmatched_old: int  # trackings made outside this Odoo, most likely
+
+
+def events_backlog() -> EventBacklog:
+    recent = timezone.now() - timedelta(hours=settings.SYNC_FULL_PULL_LOOKBACK_HOURS)
+    counts = TrackingEvent.objects.aggregate(
+        received=Count("id", filter=Q(state=EventState.RECEIVED)),
+        failed=Count("id", filter=Q(state=EventState.FAILED)),
+        unmatched_recent=Count("id", filter=Q(state=EventState.UNMATCHED, received_at__gte=recent)),
+        unmatched_old=Count("id", filter=Q(state=EventState.UNMATCHED, received_at__lt=recent)),
+    )
+    return EventBacklog(**counts)
 
 
 # -- reprocessing ------------------------------------------------------------------------------------

@@ -268,7 +268,7 @@ class TrackingEvent(models.Model):
 
     @property
     def can_reprocess(self) -> bool:
-        return self.state in (EventState.FAILED, EventState.UNMATCHED, EventState.IGNORED, EventState.PROCESSED)
+        return self.state in (EventState.FAILED, EventState.UNMATCHED, EventState.IGNORED)
 
 
 class StatusChange(models.Model):

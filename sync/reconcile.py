@@ -9,6 +9,7 @@ Those of the portal's shipments with news newer than what the shipment has are k
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -36,6 +37,7 @@ class ReconcileStats:
     up_to_date: int = 0
     not_ours: int = 0
     newest: str = ""
+    complete: bool = True
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -45,17 +47,30 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def trackings_reconcile(*, client: AfterShipClient, since: datetime | None = None) -> ReconcileStats:
-    """Record, as events, AfterShip's newer news about the portal's shipments since the cursor (or `since`)."""
+def trackings_reconcile(
+    *, client: AfterShipClient, since: datetime | None = None, budget_seconds: float | None = None
+) -> ReconcileStats:
+    """Record, as events, AfterShip's newer news about the portal's shipments since the cursor (or `since`).
+
+    AfterShip lists trackings newest-created first, not by update, so the cursor moves only once a
+    sweep has read every page. A sweep that runs out of its time budget keeps its page and resumes there
+    on the next run; what it recorded is applied meanwhile.
+    """
     cursor, _ = SyncCursor.objects.get_or_create(name=RECONCILE_CURSOR)
-    if since is None:
-        lookback = timedelta(hours=max(settings.AFTERSHIP_RECONCILE_INTERVAL_HOURS, 1) * 2)
-        since = (cursor.write_date or timezone.now() - lookback) - OVERLAP
+    sweep = (cursor.last_run_summary or {}).get("sweep") or {}
+    if since is not None or not sweep.get("since"):
+        if since is None:
+            lookback = timedelta(hours=max(settings.AFTERSHIP_RECONCILE_INTERVAL_HOURS, 1) * 2)
+            since = (cursor.write_date or timezone.now() - lookback) - OVERLAP
+        sweep = {"since": _iso(since), "page": None, "newest": None}
+    newest = aftership_time(sweep.get("newest")) or cursor.write_date
+    deadline = time.monotonic() + (
+        budget_seconds if budget_seconds is not None else settings.SYNC_CATCHUP_BUDGET_SECONDS
+    )
     stats = ReconcileStats()
-    newest = cursor.write_date
-    page_cursor = None
+    page_cursor = sweep.get("page")
     while True:
-        params = {"updated_at_min": _iso(since), "limit": PAGE_SIZE}
+        params = {"updated_at_min": sweep["since"], "limit": PAGE_SIZE}
         if page_cursor:
             params["cursor"] = page_cursor
         data = client.list_trackings(**params)
@@ -71,14 +86,20 @@ def trackings_reconcile(*, client: AfterShipClient, since: datetime | None = Non
         page_cursor = pagination.get("next_cursor")
         if not trackings or not pagination.get("has_next_page") or not page_cursor:
             break
-    cursor.write_date = newest
-    cursor.last_run_at = timezone.now()
+        if time.monotonic() >= deadline:
+            stats.complete = False
+            break
     stats.newest = newest.isoformat() if newest else ""
-    cursor.last_run_summary = stats.as_dict()
+    cursor.last_run_at = timezone.now()
+    if stats.complete:
+        cursor.write_date = newest
+        cursor.last_run_summary = stats.as_dict()
+    else:
+        cursor.last_run_summary = {**stats.as_dict(), "sweep": {**sweep, "page": page_cursor, "newest": stats.newest}}
     cursor.save(update_fields=["write_date", "last_run_at", "last_run_summary"])
     if stats.recorded:
         transaction.on_commit(events_ring)
-    logger.info("reconciliation finished", extra=stats.as_dict())
+    logger.info("reconciliation finished" if stats.complete else "reconciliation paused", extra=stats.as_dict())
     return stats
 
 
@@ -96,5 +117,5 @@ def _record_page(trackings: list[dict], stats: ReconcileStats) -> None:
         if shipment.news_at and updated and updated <= shipment.news_at:
             stats.up_to_date += 1
             continue
-        event_record_polled(tracking, shipment=shipment)
+        event_record_polled(tracking=tracking, shipment=shipment)
         stats.recorded += 1

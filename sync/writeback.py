@@ -16,6 +16,7 @@ expected delivery, tracking link); Odoo wins on customer and order data, which t
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -86,6 +87,14 @@ def writebacks_due(*, stale_after_seconds: float = 0) -> dict[int, SyncJob | Non
         if latest[job.shipment_id] is None:
             latest[job.shipment_id] = job
     return latest
+
+
+def writebacks_backlog() -> tuple[Counter, Counter]:
+    """(deliveries waiting to be written, by reason; write-backs failed, by reason) for the commands."""
+    latest = [job for job in writebacks_due().values() if job is not None]
+    waiting = Counter(job.last_error or job.last_outcome or "queued" for job in latest if job.is_open)
+    failed = Counter(job.last_error for job in latest if job.can_retry)
+    return waiting, failed
 
 
 def writebacks_ensure(*, stale_after_seconds: float = SWEEP_AFTER_SECONDS) -> int:

@@ -336,10 +336,10 @@ def test_two_workers_never_apply_one_shipments_events_at_once(transactional_db, 
     lock = threading.Lock()
     real = inbound.event_apply
 
-    def timed(event, *, shipment, stats):
+    def timed(*, event, shipment, stats):
         started = time.monotonic()
         time.sleep(0.02)  # long enough for a second worker to collide if it could
-        real(event, shipment=shipment, stats=stats)
+        real(event=event, shipment=shipment, stats=stats)
         with lock:
             spans.append((shipment.pk, started, time.monotonic(), threading.current_thread().name))
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from sync.models import EventState, TrackingEvent
 from tests.factories import dhl_shipment, webhook
@@ -74,10 +76,16 @@ def test_it_exits_1_on_a_failed_event_and_names_the_next_step(client, odoo):
     assert "1 event failed: see Tracking events (state Failed)" in err
 
 
-def test_events_for_trackings_the_portal_does_not_know_are_reported_not_failed(client, odoo):
-    webhook(client, "01_in_transit")  # no shipment has this number
+def test_news_for_a_delivery_not_pulled_yet_waits_and_old_unknown_trackings_do_not(client, odoo):
+    webhook(client, "01_in_transit")  # no shipment has this number yet
 
+    code, _, err = run()
+
+    assert code == 1
+    assert "1 event for trackings the portal does not know yet: applied once their delivery is pulled" in err
+
+    TrackingEvent.objects.update(received_at=timezone.now() - timedelta(days=3))
     code, out, _ = run()
 
     assert code == 0
-    assert "1 event for trackings the portal does not know" in out
+    assert "1 event for trackings the portal does not know, older than 48 hours" in out

@@ -52,3 +52,20 @@ def test_it_pages_through_every_change_and_skips_trackings_that_are_not_the_port
     assert (stats.pages, stats.trackings) == (2, 205)
     assert (stats.recorded, stats.not_ours) == (len(ours), 205 - len(ours))
     assert len(silent_aftership.requests_to("/tracking/2026-07/trackings", "GET")) == 2
+
+
+def test_a_sweep_out_of_time_resumes_at_its_page_and_moves_the_cursor_only_at_the_end(
+    silent_aftership, aftership_client_factory
+):
+    for i in range(450):
+        tracking = silent_aftership.create_tracking({"tracking_number": f"48152{i:05d}", "slug": "dhl"})
+        dhl_shipment(tracking_number=tracking["tracking_number"], aftership_id=tracking["id"])
+
+    first = trackings_reconcile(client=aftership_client_factory(), budget_seconds=0)
+    assert (first.complete, first.pages, first.recorded) == (False, 1, 200)
+    assert SyncCursor.objects.get(name=RECONCILE_CURSOR).write_date is None
+
+    second = trackings_reconcile(client=aftership_client_factory(), budget_seconds=60)
+    assert (second.complete, second.pages, second.recorded) == (True, 2, 250)
+    assert SyncCursor.objects.get(name=RECONCILE_CURSOR).write_date is not None
+    assert TrackingEvent.objects.count() == 450  # every tracking once, none read twice

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections import Counter
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from sync.inbound import EventStats, events_process, events_rematch
+from sync.inbound import EventStats, events_backlog, events_process, events_rematch
 from sync.jobs import jobs_drain
-from sync.models import EventState, JobKind, ServiceState, Shipment, StatusChange, TrackingEvent
-from sync.writeback import writebacks_due, writebacks_ensure
+from sync.models import JobKind, ServiceState, Shipment, StatusChange
+from sync.writeback import writebacks_backlog, writebacks_ensure
 
 
 def _plural(n: int, one: str, many: str | None = None) -> str:
@@ -71,13 +71,13 @@ class Command(BaseCommand):
             f"{_plural(activities, 'activity', 'activities')} created, "
             f"{_plural(customers, 'customer message')} sent."
         )
-        problems = self._problems()
-        unmatched = TrackingEvent.objects.filter(state=EventState.UNMATCHED).count()
-        if unmatched:
+        backlog = events_backlog()
+        if backlog.unmatched_old:
             self.stdout.write(
-                f"{_plural(unmatched, 'event')} for trackings the portal does not know (made outside Odoo, or not "
-                "pulled yet): applied as soon as the shipment appears."
+                f"{_plural(backlog.unmatched_old, 'event')} for trackings the portal does not know, older than "
+                f"{settings.SYNC_FULL_PULL_LOOKBACK_HOURS} hours: trackings made outside this Odoo, most likely."
             )
+        problems = self._problems(backlog)
         if stopped:
             problems.insert(0, "Stopped before the end; run it again to finish.")
         if problems:
@@ -86,24 +86,27 @@ class Command(BaseCommand):
             raise SystemExit(1)
         self.stdout.write(self.style.SUCCESS("Nothing left waiting."))
 
-    def _problems(self) -> list[str]:
+    def _problems(self, backlog) -> list[str]:
         lines = []
-        received = TrackingEvent.objects.filter(state=EventState.RECEIVED).count()
-        if received:
-            lines.append(f"{_plural(received, 'event')} still waiting to be applied (another worker may hold them).")
-        failed = TrackingEvent.objects.filter(state=EventState.FAILED).count()
-        if failed:
+        if backlog.received:
             lines.append(
-                f"{_plural(failed, 'event')} failed: see Tracking events (state Failed) in the admin for the error, "
-                "and reprocess them once the cause is fixed."
+                f"{_plural(backlog.received, 'event')} still waiting to be applied (another worker may hold them)."
+            )
+        if backlog.failed:
+            lines.append(
+                f"{_plural(backlog.failed, 'event')} failed: see Tracking events (state Failed) in the admin for the "
+                "error, and reprocess them once the cause is fixed."
+            )
+        if backlog.unmatched_recent:
+            lines.append(
+                f"{_plural(backlog.unmatched_recent, 'event')} for trackings the portal does not know yet: applied "
+                "once their delivery is pulled from Odoo (python manage.py sync_now)."
             )
         if ServiceState.objects.filter(service=ServiceState.ODOO, credentials_ok=False).exists():
             lines.append("Odoo refused the portal's login: write-backs are paused until ODOO_API_KEY is fixed.")
-        jobs = [job for job in writebacks_due().values() if job is not None]
-        waiting = Counter(job.last_error or job.last_outcome or "queued" for job in jobs if job.is_open)
+        waiting, failed = writebacks_backlog()
         for reason, count in waiting.most_common(5):
             lines.append(f"{_plural(count, 'delivery', 'deliveries')} waiting to be written to Odoo: {reason}")
-        stuck = Counter(job.last_error for job in jobs if job.can_retry)
-        for reason, count in stuck.most_common(5):
+        for reason, count in failed.most_common(5):
             lines.append(f"{_plural(count, 'write-back')} failed: {reason} Retry in the admin's Sync jobs once fixed.")
         return lines
