@@ -63,7 +63,7 @@ class Client:
 
 @pytest.fixture(scope="module")
 def server18():
-    server = OdooSimulator().start()
+    server = OdooSimulator(password_rounds=1).start()  # logins counted, not paid for
     yield server
     server.stop()
 
@@ -545,7 +545,7 @@ def test_json2_is_not_served_by_odoo_18(sim):
 # -- Odoo 19 JSON-2 ----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server19():
-    server = OdooSimulator(version=19).start()
+    server = OdooSimulator(version=19, password_rounds=1).start()
     yield server
     server.stop()
 

@@ -103,7 +103,7 @@ class WebhookReceiver(SimulatorServer):
 
 @pytest.fixture(scope="module")
 def world():
-    sim = OdooSimulator().start()
+    sim = OdooSimulator(password_rounds=1).start()  # logins counted, not paid for
     transcript_world(sim)
     receiver = WebhookReceiver(sim).start()
     state: dict[str, Any] = {"sim": sim, "receiver": receiver, "timing": {}}

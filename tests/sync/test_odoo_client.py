@@ -116,7 +116,7 @@ def test_message_post_adds_a_note_without_touching_write_date(odoo):
 def odoo19(odoo_server):
     from simulators.odoo import OdooSimulator, transcript_world
 
-    sim = OdooSimulator(version=19).start()
+    sim = OdooSimulator(version=19, password_rounds=1).start()
     transcript_world(sim)
     yield sim
     sim.stop()
