@@ -4,10 +4,10 @@ Both transports sit behind one interface (`OdooClient.call(model, method, *args,
 Odoo's error objects into the typed exceptions below, which callers act on: authentication stops
 the work, access and validation errors need a person, transient errors are retried later.
 
-A login costs Odoo half a second of CPU (it checks the password hash before the API key), so a
-process logs in once and every client in it, in every thread, reuses that uid until Odoo refuses it;
-then one login again, and the call is made once more. Each thread keeps its HTTP connections to Odoo
-open between clients (keep-alive).
+A login costs Odoo half a second of CPU (it checks the password hash before the API key), so the
+portal logs in once: every client, in every thread of every worker process, reuses that uid (kept in
+the process and in the shared cache) until Odoo refuses it; then one login again, and the call is made
+once more. Each thread keeps its HTTP connections to Odoo open between clients (keep-alive).
 """
 
 from __future__ import annotations
@@ -158,9 +158,36 @@ _ids = itertools.count(1)
 
 
 def odoo_logins_forget() -> None:
-    """Drop every cached login (tests; a process that changed its credentials)."""
+    """Drop the logins this process keeps (tests; a process that changed its credentials)."""
     with _LOGIN_LOCK:
         _LOGINS.clear()
+
+
+def _shared_key(login_key: tuple) -> str:
+    return "shiptrack:odoo-login:" + hashlib.sha256("|".join(login_key).encode()).hexdigest()
+
+
+def _shared_uid(login_key: tuple) -> int | None:
+    """The uid another worker process logged in with (the shared cache), if any."""
+    from django.core.cache import cache
+
+    try:
+        return cache.get(_shared_key(login_key))
+    except Exception:  # no cache, no sharing: this process logs in itself
+        logger.warning("the shared cache is not answering; logging in to Odoo from this process")
+        return None
+
+
+def _share_uid(login_key: tuple, uid: int | None) -> None:
+    from django.core.cache import cache
+
+    try:
+        if uid is None:
+            cache.delete(_shared_key(login_key))
+        else:
+            cache.set(_shared_key(login_key), uid, 12 * 3600)
+    except Exception:
+        logger.warning("the shared cache is not answering")
 
 
 class JsonRpcTransport(_Transport):
@@ -196,25 +223,32 @@ class JsonRpcTransport(_Transport):
         """The process's uid for these credentials, logging in only if there is none (or `fresh`)."""
         key = self.config.login_key
         with _LOGIN_LOCK:
+            if not fresh and key not in _LOGINS and (shared := _shared_uid(key)):
+                _LOGINS[key] = shared
             if fresh or key not in _LOGINS:
                 uid = self._rpc(
                     "common", "authenticate", [self.config.db, self.config.username, self.config.api_key, {}]
                 )
                 if not uid:
                     _LOGINS.pop(key, None)
+                    _share_uid(key, None)
                     raise OdooAuthError(
                         f"Odoo refused the login {self.config.username!r} on database {self.config.db!r}: "
                         "check ODOO_USERNAME and ODOO_API_KEY (API keys of internal users expire after 90 days).",
                         name="odoo.exceptions.AccessDenied",
                     )
                 _LOGINS[key] = int(uid)
+                _share_uid(key, int(uid))
             return _LOGINS[key]
 
     def forget_login(self, uid: int | None = None) -> None:
         """Odoo refused this uid: the next call logs in again (unless another thread already did)."""
+        key = self.config.login_key
         with _LOGIN_LOCK:
-            if uid is None or _LOGINS.get(self.config.login_key) == uid:
-                _LOGINS.pop(self.config.login_key, None)
+            if uid is None or _LOGINS.get(key) == uid:
+                _LOGINS.pop(key, None)
+            if uid is None or _shared_uid(key) == uid:
+                _share_uid(key, None)
 
     def version(self) -> dict:
         return self._rpc("common", "version", [])

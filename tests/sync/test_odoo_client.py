@@ -163,12 +163,24 @@ def test_clients_of_one_process_share_one_login_and_keep_their_connections(odoo)
     assert odoo.connections <= 5  # one kept-alive connection per thread, not one per client
 
 
+def test_another_worker_process_reuses_the_login_through_the_shared_cache(odoo, db):
+    from sync.odoo import odoo_logins_forget
+
+    client_for(odoo).search_read("stock.picking", DONE_OUTGOING, ["name"], limit=1)
+    odoo_logins_forget()  # what a second worker process knows: nothing of its own
+
+    client_for(odoo).search_read("stock.picking", DONE_OUTGOING, ["name"], limit=1)
+
+    assert logins(odoo) == 1
+
+
 def test_a_refused_uid_logs_in_again_once_and_goes_on(odoo):
-    from sync.odoo import _LOGINS
+    from sync.odoo import _LOGINS, _share_uid
 
     client = client_for(odoo)
     client.uid()
-    _LOGINS[client.config.login_key] = 2  # what the process remembers no longer matches the key (a restore)
+    _LOGINS[client.config.login_key] = 2  # what the portal remembers no longer matches the key (a restore)
+    _share_uid(client.config.login_key, 2)
 
     rows = client.search_read("stock.picking", DONE_OUTGOING, ["name"], limit=1)
 

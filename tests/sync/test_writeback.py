@@ -432,3 +432,13 @@ def test_with_write_back_off_the_history_is_kept_and_nothing_is_sent_later(clien
 
     assert notes(odoo) == []
     assert StatusChange.objects.get().activity_outcome == "Not written: write-back to Odoo was off"
+
+
+def test_drains_reuse_the_processs_login(client, odoo):
+    dhl_shipment()
+    for name in ("01_in_transit", "02_out_for_delivery", "03_delivered"):
+        news(client, name)
+        jobs_drain(kinds=[JobKind.WRITEBACK])  # a drain per webhook, as the doorbell rings them
+
+    assert len(notes(odoo)) == 3
+    assert sum(1 for e in odoo.rpc_log if (e.service, e.method) == ("common", "authenticate")) == 1
