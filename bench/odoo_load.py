@@ -116,6 +116,7 @@ def _odoo_process(conn, count: int, aftership_url: str) -> None:
                     ),
                     "logins": sum(1 for e in sim.rpc_log if (e.service, e.method) == ("common", "authenticate")),
                     "inline": dict(state),
+                    "pushes": sorted(c.duration for c in sim.webhook_calls),
                 }
             )
         elif command == "stop":
@@ -339,6 +340,12 @@ def main(argv: list[str] | None = None) -> None:
             f"\nportal: {portal_calls / n:.2f} Odoo RPCs per delivery ({portal_calls} calls: {dict(by_method)}); "
             f"{stats['logins']} logins in all (one per worker process that read from Odoo)"
         )
+        pushes = stats["pushes"]
+        if pushes:
+            print(
+                f"portal: the push itself, as Odoo timed it: median {statistics.median(pushes) * 1000:.1f} ms, "
+                f"p95 {_p95(pushes) * 1000:.1f} ms ({len(pushes)} pushes)"
+            )
         print(f"portal: {created} trackings created, {untracked} parcels untracked (lost) of {n} validated")
         print(f"in-line: {inline['created']} trackings created, {inline['lost']} lost of {n} validated")
         for label, index in (("median", 0), ("p95", 1)):

@@ -174,7 +174,7 @@ def events_ring() -> None:
     The worker clears the flag as it starts (`events_doorbell_answered`), so news committed after that
     rings again; a lost ring is found by the dispatcher within a minute.
     """
-    from django_q.tasks import async_task
+    from .jobs import doorbell_ring
 
     try:
         if not cache.add(DOORBELL_KEY, 1, timeout=DOORBELL_SECONDS):
@@ -182,7 +182,7 @@ def events_ring() -> None:
     except Exception:
         logger.exception("the cache is not answering; ringing anyway")
     try:
-        async_task("sync.tasks.process_events", task_name="process-events", group="events")
+        doorbell_ring("sync.tasks.process_events", name="process-events")
     except Exception:
         logger.exception("could not queue event processing; the dispatcher will pick the events up")
 

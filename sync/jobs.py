@@ -119,6 +119,10 @@ def jobs_create(new_jobs: list[SyncJob]) -> int:
     return created
 
 
+# The batch this process opened last: a push that can join it needs no query to find it.
+_open_batch: dict[str, datetime] = {}
+
+
 def picking_batch_due(*, min_delay: float) -> tuple[datetime, bool]:
     """When the next batch of pushed deliveries is read, and whether this call opened that batch.
 
@@ -127,6 +131,9 @@ def picking_batch_due(*, min_delay: float) -> tuple[datetime, bool]:
     """
     now = timezone.now()
     settle = timedelta(seconds=max(settings.SYNC_PUSH_SETTLE_SECONDS, min_delay))
+    known = _open_batch.get("due")
+    if known is not None and now + timedelta(seconds=min_delay) <= known <= now + settle:
+        return known, False
     joined = (
         SyncJob.objects.filter(
             kind=JobKind.PICKING_SYNC,
@@ -138,7 +145,10 @@ def picking_batch_due(*, min_delay: float) -> tuple[datetime, bool]:
         .values_list("next_attempt_at", flat=True)
         .first()
     )
-    return (joined, False) if joined else (now + settle, True)
+    if joined:
+        return joined, False
+    _open_batch["due"] = now + settle
+    return now + settle, True
 
 
 def job_enqueue_picking_sync(picking_id: int) -> None:
@@ -156,13 +166,25 @@ def job_enqueue_picking_sync(picking_id: int) -> None:
         transaction.on_commit(lambda: jobs_ring(1))
 
 
-def jobs_ring(count: int = 1) -> None:
-    """Wake up to SYNC_DRAIN_PARALLELISM drains. Losing a ring is harmless: the dispatcher rings again."""
+_brokers: dict[int, object] = {}
+
+
+def doorbell_ring(func: str, *, name: str) -> None:
+    """Queue a django-q2 task through this process's one broker connection (not a new one per ring)."""
+    from django_q.brokers import get_broker
     from django_q.tasks import async_task
 
+    broker = _brokers.get(os.getpid())
+    if broker is None:
+        broker = _brokers[os.getpid()] = get_broker()
+    async_task(func, task_name=name, group=name, broker=broker)
+
+
+def jobs_ring(count: int = 1) -> None:
+    """Wake up to SYNC_DRAIN_PARALLELISM drains. Losing a ring is harmless: the dispatcher rings again."""
     for _ in range(max(1, min(count, settings.SYNC_DRAIN_PARALLELISM))):
         try:
-            async_task("sync.tasks.drain_jobs", task_name="drain-jobs", group="drain")
+            doorbell_ring("sync.tasks.drain_jobs", name="drain-jobs")
         except Exception:
             logger.exception("could not ring the job doorbell; the dispatcher will pick the jobs up")
             return

@@ -267,8 +267,9 @@ def test_a_push_for_a_delivery_that_never_commits_is_left_to_the_pull(odoo, odoo
 
 
 def test_pushed_deliveries_are_read_in_one_batch_then_tracked(
-    odoo, odoo_client, aftership, aftership_client_factory, carrier_mappings
+    odoo, odoo_client, aftership, aftership_client_factory, carrier_mappings, settings
 ):
+    settings.SYNC_PUSH_SETTLE_SECONDS = 2.0  # long enough for the five pushes to join one batch on a slow machine
     for picking_id in (20, 21, 22, 23, 24):
         push_receive({"_model": "stock.picking", "_id": picking_id})
 
