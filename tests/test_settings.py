@@ -143,3 +143,8 @@ def test_write_back_mistakes_are_explained(tmp_path):
     assert "ODOO_WRITEBACK_FIELDS: 'X Status' is not an Odoo field name" in message
     assert "ODOO_NOTIFY_CUSTOMER_STATUSES has Lost" in message
     assert "ODOO_NOTIFY_CUSTOMER='sometimes' (expected true or false)" in message
+
+
+def test_a_lease_too_short_for_one_call_is_refused(tmp_path):
+    message = load_settings({**COMPLETE, "SYNC_JOB_LEASE_SECONDS": "40"}, tmp_path).stderr.strip().splitlines()[-1]
+    assert "SYNC_JOB_LEASE_SECONDS=40 must be at least twice ODOO_TIMEOUT and AFTERSHIP_TIMEOUT" in message
