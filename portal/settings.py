@@ -183,9 +183,15 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, workers) share the file: wait for locks instead of failing at once,
-    # and take the write lock at BEGIN so claims never deadlock on a lock upgrade.
+    # and take the write lock at BEGIN so claims never deadlock on a lock upgrade. In WAL mode,
+    # synchronous=NORMAL keeps the file consistent on a crash and makes each commit a write, not an
+    # fsync, so a webhook rarely waits behind a worker's commit.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = _int("DATABASE_CONN_MAX_AGE", 60)
