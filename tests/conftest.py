@@ -52,8 +52,11 @@ def aftership(aftership_server, settings):
 def _fresh_cache():
     from django.core.cache import cache
 
+    from sync import jobs
+
     with contextlib.suppress(Exception):  # the cache table exists only once a database is set up
         cache.clear()
+    jobs._open_batch.clear()  # a batch of pushes an earlier test opened is not in this test's database
     yield
 
 
