@@ -335,6 +335,16 @@ def _send_all(portal_url: str, shipments: int, senders: int, halfway: threading.
     return time.monotonic(), sent
 
 
+def _wait_until_applied(expected: int, deadline: float) -> float | None:
+    from sync.models import TrackingEvent
+
+    while time.monotonic() < deadline:
+        if TrackingEvent.objects.filter(state="processed").count() >= expected:
+            return time.monotonic()
+        time.sleep(0.2)
+    return None
+
+
 def _wait_until_written(expected: int, deadline: float) -> float | None:
     """Until every change of status is written and no delivery has news for Odoo left (fields included)."""
     from sync.models import Shipment, StatusChange
@@ -378,6 +388,7 @@ def run(args, odoo: OdooControl, *, outage: float) -> dict:
         started = time.monotonic()
         last_answered, answers = _send_all(portal.url, args.shipments, args.senders, halfway)
         expected = args.shipments * len(JOURNEY)
+        applied = _wait_until_applied(expected, deadline=time.monotonic() + args.timeout)
         done = _wait_until_written(expected, deadline=time.monotonic() + args.timeout)
         if outage_timer:
             outage_timer.join()
@@ -394,6 +405,7 @@ def run(args, odoo: OdooControl, *, outage: float) -> dict:
             "answered": dict(answers),
             "sending": last_answered - started,
             "to_last_writeback": (done - last_answered) if done else None,
+            "to_last_applied": (applied - last_answered) if applied else None,
             "changes": changes,
             "events": TrackingEvent.objects.filter(state="processed").count(),
             "notes": sum(len(n) for n in notes.values()),
@@ -416,6 +428,7 @@ def _print(title: str, figures: dict, shipments: int) -> None:
         ("webhooks answered", f"{figures['webhooks']} {figures['answered']} in {figures['sending']:.1f} s"),
         ("events applied", figures["events"]),
         ("changes of status", figures["changes"]),
+        ("last webhook -> last event applied", f"{figures['to_last_applied']:.1f} s"),
         ("last webhook -> last write-back", f"{to_last:.1f} s" if to_last is not None else "not finished"),
         ("notes in Odoo", figures["notes"]),
         ("deliveries with all 4 notes in order", f"{figures['in_order']} / {shipments}"),
