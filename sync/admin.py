@@ -214,7 +214,8 @@ class ShipmentAdmin(admin.ModelAdmin):
     search_fields = ["tracking_number", "picking_name", "sale_order_name", "partner_name", "aftership_id"]
     list_select_related = ["carrier"]
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Shipment._meta.fields]
+    readonly_fields = [f.name for f in Shipment._meta.fields if f.name != "writeback_seq"]
+    exclude = ["writeback_seq"]
     inlines = [StatusChangeInline, CheckpointInline, JobInline]
     actions = ["retry_tracking", "resync_from_odoo"]
     show_full_result_count = False
