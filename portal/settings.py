@@ -120,6 +120,27 @@ def _writeback_fields(name: str) -> dict[str, str]:
     return {key: field for key, field in fields.items() if field}
 
 
+def _networks(name: str) -> list[str]:
+    """Comma-separated addresses or CIDR networks, each checked now rather than at the first request."""
+    import ipaddress
+
+    networks = [part.strip() for part in _read(name).split(",") if part.strip()]
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            _invalid.append(f"{name} has {network!r} (expected an address or a network such as 34.122.118.0/24)")
+    return networks
+
+
+def _rate(name: str, default: str) -> str:
+    value = _read(name, default).strip()
+    if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        _invalid.append(f"{name}={value!r} (expected a number per second, minute, hour or day, e.g. 6000/min)")
+        return default
+    return value
+
+
 def _float(name: str, default: float) -> float:
     try:
         return env.float(name, default=default)
@@ -264,7 +285,24 @@ AFTERSHIP_TIMEOUT = _float("AFTERSHIP_TIMEOUT", 15.0)
 # First secret signs today; the others are still accepted while a rotation is under way.
 AFTERSHIP_WEBHOOK_SECRETS = [s.strip() for s in _required("AFTERSHIP_WEBHOOK_SECRETS").split(",") if s.strip()]
 WEBHOOK_URL_TOKEN = _required("WEBHOOK_URL_TOKEN")
-WEBHOOK_IP_ALLOWLIST = env.list("WEBHOOK_IP_ALLOWLIST", default=[])
+WEBHOOK_IP_ALLOWLIST = _networks("WEBHOOK_IP_ALLOWLIST")
+
+# --- Webhook endpoints: who is refused, and how much they may send -------------------------------
+# Larger bodies are refused (413) before they are read; both endpoints.
+WEBHOOK_MAX_BODY_BYTES = _int("WEBHOOK_MAX_BODY_BYTES", 2 * 1024 * 1024)
+# A body that takes longer than this to arrive is refused (408): a slow sender cannot hold a worker.
+WEBHOOK_BODY_TIMEOUT_SECONDS = _float("WEBHOOK_BODY_TIMEOUT_SECONDS", 10)
+# An address that fails authentication this many times within the window is refused (403) for a while.
+WEBHOOK_BLOCK_AFTER = _int("WEBHOOK_BLOCK_AFTER", 20)
+WEBHOOK_BLOCK_WINDOW_SECONDS = _int("WEBHOOK_BLOCK_WINDOW_SECONDS", 600)
+WEBHOOK_BLOCK_SECONDS = _int("WEBHOOK_BLOCK_SECONDS", 3600)
+# Authenticated requests allowed per address ("number/second|minute|hour|day"); more get 429.
+WEBHOOK_THROTTLE_RATE = _rate("WEBHOOK_THROTTLE_RATE", "6000/min")
+# How many proxies in front of the portal add to X-Forwarded-For (0: believe no such header).
+TRUSTED_PROXY_COUNT = _int("TRUSTED_PROXY_COUNT", 0)
+# Refused requests are logged (never their bodies), one row per address, path, reason and minute.
+SECURITY_LOG_RETENTION_DAYS = _int("SECURITY_LOG_RETENTION_DAYS", 90)
+DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES
 
 # Client-side rate limits per AfterShip endpoint (calls per second) and the plan's daily quota (0: none).
 AFTERSHIP_RATE_LIMITS = {

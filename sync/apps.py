@@ -3,6 +3,8 @@ from django.db.models.signals import post_migrate
 
 
 def _after_migrate(sender, **kwargs) -> None:
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
     from django.core.management import call_command
 
     from .permissions import groups_ensure
@@ -10,6 +12,8 @@ def _after_migrate(sender, **kwargs) -> None:
 
     # The shared cache (courier list, Odoo field lists) lives in a table when there is no Redis.
     call_command("createcachetable", verbosity=0)
+    for config in apps.get_app_configs():  # the roles take permissions of apps migrated after this one
+        create_permissions(config, verbosity=0)
     schedules_ensure()
     groups_ensure()
 

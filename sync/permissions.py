@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
 
 LOGISTICS_MANAGERS = "Logistics managers"
 INTEGRATION_ADMINS = "Integration admins"
@@ -18,16 +19,21 @@ _VIEW = [
     "view_synccursor",
     "view_statuschange",
 ]
+# The intake's security records: integration admins only (addresses of callers, refused requests).
+_SECURITY = ["webhooks.view_securityevent", "webhooks.view_addressblock"]
 ROLES = {
     # Map Odoo carriers to AfterShip couriers and see how parcels are doing.
     LOGISTICS_MANAGERS: [*_VIEW, "change_carriermapping"],
     # Recover from failures: retry jobs, resync deliveries, replay events; edit mappings too.
-    INTEGRATION_ADMINS: [*_VIEW, "change_carriermapping", "add_carriermapping", "resync_shipments"],
+    INTEGRATION_ADMINS: [*_VIEW, *_SECURITY, "change_carriermapping", "add_carriermapping", "resync_shipments"],
 }
 
 
 def groups_ensure() -> None:
     for name, codenames in ROLES.items():
         group, _ = Group.objects.get_or_create(name=name)
-        permissions = Permission.objects.filter(content_type__app_label="sync", codename__in=codenames)
-        group.permissions.set(permissions)
+        wanted = Q()
+        for codename in codenames:
+            app, _, code = codename.rpartition(".")
+            wanted |= Q(content_type__app_label=app or "sync", codename=code)
+        group.permissions.set(Permission.objects.filter(wanted))

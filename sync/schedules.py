@@ -20,6 +20,7 @@ def schedule_specs() -> list[dict]:
             "minutes": settings.SYNC_FULL_PULL_INTERVAL_MINUTES,
         },
         {"name": "Dispatch due sync jobs", "func": "sync.tasks.dispatch_jobs", "minutes": 1},
+        {"name": "Purge the webhook security log", "func": "webhooks.tasks.purge_security_log", "minutes": 24 * 60},
         {
             "name": RECONCILE_SCHEDULE,
             "func": "sync.tasks.reconcile_trackings",

@@ -1,4 +1,7 @@
-"""Checks on incoming webhooks: URL tokens and AfterShip's HMAC signature, in constant time."""
+"""Checks on incoming webhooks: who is calling, URL tokens, AfterShip's HMAC signature, and the rate.
+
+Each check reads no more of the request than it needs; none of them writes to the database.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,40 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
+
+
+def client_address(request) -> str:
+    """The caller's address: the socket's peer, or with TRUSTED_PROXY_COUNT proxies in front, the address
+    the outermost of them saw. X-Forwarded-For is believed only that far: a client can write anything in
+    it, and with no trusted proxy it changes nothing."""
+    remote = request.META.get("REMOTE_ADDR") or ""
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies <= 0:
+        return remote
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if len(forwarded) < proxies:
+        return remote
+    candidate = forwarded[-proxies]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
+
+
+def client_allowed(address: str | None, allowlist: list[str]) -> bool:
+    """True when no allow-list is set, or the caller's address is in one of its networks."""
+    if not allowlist:
+        return True
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(entry, strict=False) for entry in allowlist)
 
 
 def token_matches(given: str | None, expected: str) -> bool:
@@ -31,12 +68,63 @@ def signature_check(body: bytes, header: str | None, secrets: list[str]) -> str:
     return result
 
 
-def client_allowed(remote: str | None, allowlist: list[str]) -> bool:
-    """True when no allow-list is set, or the caller's address is in one of its networks."""
-    if not allowlist:
-        return True
+# -- blocking repeat offenders (the cache holds the live state) ---------------------------------------------
+def _block_key(address: str) -> str:
+    return f"shiptrack:webhook-block:{address}"
+
+
+def _failures_key(address: str) -> str:
+    return f"shiptrack:webhook-failures:{address}"
+
+
+def address_blocked(address: str) -> bool:
+    return bool(address) and cache.get(_block_key(address)) is not None
+
+
+def address_failure_count(address: str) -> int:
+    """Count one failed authentication; returns how many this address had within the window."""
+    key = _failures_key(address)
+    cache.add(key, 0, timeout=settings.WEBHOOK_BLOCK_WINDOW_SECONDS)
     try:
-        address = ipaddress.ip_address(remote or "")
-    except ValueError:
-        return False
-    return any(address in ipaddress.ip_network(entry, strict=False) for entry in allowlist)
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=settings.WEBHOOK_BLOCK_WINDOW_SECONDS)
+        return 1
+
+
+def address_block_start(address: str) -> bool:
+    """Refuse this address for WEBHOOK_BLOCK_SECONDS; False if it already was."""
+    return cache.add(_block_key(address), time.time(), timeout=settings.WEBHOOK_BLOCK_SECONDS)
+
+
+def address_block_end(address: str) -> None:
+    cache.delete_many([_block_key(address), _failures_key(address)])
+
+
+# -- the rate ------------------------------------------------------------------------------------------------
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class AddressRateThrottle(BaseThrottle):
+    """WEBHOOK_THROTTLE_RATE per client address, counted in fixed windows in the shared cache.
+
+    One counter increment a request (DRF's own throttles keep a list of every request's time, which
+    at thousands a minute costs more than the webhook itself).
+    """
+
+    def allow_request(self, request, view) -> bool:
+        number, period = settings.WEBHOOK_THROTTLE_RATE.split("/")
+        self.duration = _PERIODS[period[0]]
+        now = time.time()
+        window = int(now // self.duration)
+        key = f"shiptrack:webhook-rate:{view.rate_scope}:{client_address(request)}:{window}"
+        cache.add(key, 0, timeout=self.duration + 1)
+        try:
+            count = cache.incr(key)
+        except ValueError:
+            count = 1
+        self.retry_after = (window + 1) * self.duration - now
+        return count <= int(number)
+
+    def wait(self) -> float:
+        return max(self.retry_after, 1)
