@@ -33,6 +33,7 @@ from .models import (
 )
 
 RESYNC_PERMISSION = "sync.resync_shipments"
+BODY_SHOWN = 200_000
 
 _STATUS_COLOURS = {
     ShipmentStatus.DONE: "#2e7d32",
@@ -382,12 +383,16 @@ class TrackingEventAdmin(ReadOnlyAdmin):
 
     @admin.display(description="body")
     def body_text(self, obj):
+        """The body as received, pretty-printed when it is JSON; shown whatever it holds (cut at 200 KB)."""
         raw = bytes(obj.body or b"")
         try:
             text = json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python reads
             text = raw.decode("utf-8", errors="replace")
-        return format_html("<pre>{}</pre>", text)
+        shown = text[:BODY_SHOWN]
+        if len(text) > BODY_SHOWN:
+            shown += f"\n… {len(text) - BODY_SHOWN} more characters"
+        return format_html("<pre style='white-space:pre-wrap;max-height:40em;overflow:auto'>{}</pre>", shown)
 
 
 class WrittenFilter(admin.SimpleListFilter):

@@ -71,7 +71,7 @@ def signed(body: bytes, secret: str = "whsec-current") -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def webhook(client, body: bytes | dict | str):
+def webhook(client, body: bytes | dict | str, **meta):
     """POST a tracking update to the portal's endpoint, signed with the current secret."""
     if isinstance(body, str):
         body = journey_body(body)
@@ -83,6 +83,7 @@ def webhook(client, body: bytes | dict | str):
         content_type="application/json",
         HTTP_AFTERSHIP_HMAC_SHA256=signed(body),
         HTTP_AS_WEBHOOK_VERSION="2026-07",
+        **meta,
     )
 
 

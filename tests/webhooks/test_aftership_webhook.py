@@ -97,7 +97,12 @@ def test_failed_authentication_is_refused_and_logged_without_its_body(client, kw
     assert response.status_code == 401
     assert not TrackingEvent.objects.exists()  # a forgery is not an event: nothing of it is applied or kept
     logged = SecurityEvent.objects.get()
-    assert (logged.reason, logged.count, logged.address, logged.path) == (result, 1, "127.0.0.1", "/aftership/webhook/tracking")
+    assert (logged.reason, logged.count, logged.address, logged.path) == (
+        result,
+        1,
+        "127.0.0.1",
+        "/aftership/webhook/tracking",
+    )
     assert logged.body_bytes == len(body)
     assert "token" not in json.dumps(logged.last_headers)
 
