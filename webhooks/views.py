@@ -13,8 +13,10 @@ blocks the address. A body that takes longer than WEBHOOK_BODY_TIMEOUT_SECONDS t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
 
 from django.conf import settings
 from django.db import transaction
@@ -68,7 +70,7 @@ class WebhookView(APIView):
         limit = settings.WEBHOOK_MAX_BODY_BYTES
         if length is not None and length > limit:
             request_refused(request=request, address=address, reason=RefusalReason.TOO_LARGE, size=length)
-            return None, _refusal(413, f"The body is larger than {limit} bytes.")
+            return None, _refusal(413, f"The body is larger than {limit} bytes.", request)
         if address_blocked(address):
             return None, _refusal(403, "Refused: too many failed attempts from this address.")
         if not client_allowed(address, settings.WEBHOOK_IP_ALLOWLIST):
@@ -81,10 +83,10 @@ class WebhookView(APIView):
             body = read_body(request, limit=limit, timeout=settings.WEBHOOK_BODY_TIMEOUT_SECONDS)
         except BodyTooLarge:
             request_refused(request=request, address=address, reason=RefusalReason.TOO_LARGE, size=limit)
-            return None, _refusal(413, f"The body is larger than {limit} bytes.")
+            return None, _refusal(413, f"The body is larger than {limit} bytes.", request)
         except BodyTooSlow:
             request_refused(request=request, address=address, reason=RefusalReason.TOO_SLOW, size=length)
-            return None, _refusal(408, "The body did not arrive in time.")
+            return None, _refusal(408, "The body did not arrive in time.", request)
         if authenticate is not None and (reason := authenticate(body)):
             request_refused(request=request, address=address, reason=reason, body=body)
             return None, _refusal(401, "Authentication failed.")
@@ -92,11 +94,13 @@ class WebhookView(APIView):
         return body, None
 
 
-def _refusal(status: int, message: str) -> Response:
-    response = Response({"error": message}, status=status)
-    if status in (408, 413):
-        response["Connection"] = "close"  # the rest of the body is not read
-    return response
+def _refusal(status: int, message: str, request=None) -> Response:
+    sock = request.META.get("gunicorn.socket") if request is not None else None
+    if sock is not None:
+        # The rest of the body is not wanted: gunicorn would read (and drop) it all to keep the connection.
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RD)
+    return Response({"error": message}, status=status)
 
 
 class OdooPickingWebhook(WebhookView):

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from sync.models import EventState, SyncJob, TrackingEvent
+from sync.models import SyncJob, TrackingEvent
 from tests.factories import journey_body, signed, webhook
 from webhooks.models import AddressBlock, SecurityEvent
 from webhooks.views import AfterShipTrackingWebhook, OdooPickingWebhook
