@@ -156,10 +156,12 @@ def _start_simulators(env: dict[str, str]):
 
 
 def _spawn(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """`manage.py <args>`, or `-m gunicorn ...` when args starts with "-m"."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = open(LOG_DIR / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
+    command = [sys.executable, *args] if args[0] == "-m" else [sys.executable, "manage.py", *args]
     return subprocess.Popen(
-        [sys.executable, "manage.py", *args],
+        command,
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -232,7 +234,10 @@ def main() -> None:
     child_env = {**os.environ, "ENV_FILE": str(ENV_PATH), "PYTHONUNBUFFERED": "1"}
     children = {
         "worker": _spawn("worker", ["qcluster"], child_env),
-        "web": _spawn("web", ["runserver", f"127.0.0.1:{PORTAL_PORT}", "--noreload"], child_env),
+        # The production recipe (gunicorn.conf.py: threads, body deadlines, redacted logs), one worker.
+        "web": _spawn(
+            "web", ["-m", "gunicorn", "portal.wsgi", "--workers", "1", "--bind", f"127.0.0.1:{PORTAL_PORT}"], child_env
+        ),
     }
     try:
         if not _wait_for(f"http://127.0.0.1:{PORTAL_PORT}/admin/login/", 30):
