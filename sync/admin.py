@@ -325,6 +325,12 @@ class SyncJobAdmin(ReadOnlyAdmin):
     def payload_pretty(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False))
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if not request.user.has_perm(RESYNC_PERMISSION):  # the request may hold the customer's e-mail and phone
+            fields = [f for f in fields if f != "payload_pretty"]
+        return fields
+
     @admin.action(description="Retry the selected failed or abandoned jobs", permissions=["resync"])
     def retry_jobs(self, request, queryset):
         retried = sum(jobs.job_retry(job, reason=f"Retried by {request.user}") for job in queryset)

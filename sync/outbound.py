@@ -64,7 +64,22 @@ def tracking_create(job: SyncJob, client: AfterShipClient) -> Outcome:
     if tracking is None:
         return Outcome.retry("AfterShip says the tracking exists but does not list it yet")
     _link(shipment, tracking)
+    job_forget_contact(job=job)
     return Outcome.done(how)
+
+
+def job_forget_contact(*, job: SyncJob) -> None:
+    """The tracking exists: the customer's e-mail and phone need not stay in the request kept on its job."""
+    body = dict(job.payload.get("body") or {})
+    customers = [
+        {k: v for k, v in customer.items() if k not in ("email", "phone_number")}
+        for customer in body.get("customers") or []
+        if isinstance(customer, dict)
+    ]
+    if customers != body.get("customers", []):
+        body["customers"] = customers
+        job.payload = {**job.payload, "body": body}
+        SyncJob.objects.filter(pk=job.pk).update(payload=job.payload)
 
 
 def _create_or_link(client: AfterShipClient, body: dict, slug: str) -> tuple[dict | None, str]:

@@ -269,3 +269,30 @@ def test_when_aftership_answers_again_the_jobs_in_backoff_go_at_once(
 
     assert set(SyncJob.objects.values_list("state", flat=True)) == {JobState.DONE}
     assert len(aftership.trackings) == 10
+
+
+def test_the_customers_contact_leaves_the_job_once_the_tracking_exists(
+    aftership, aftership_client_factory, carrier_mappings, admin_client, client
+):
+    from django.contrib.auth.models import Group, User
+    from django.urls import reverse
+
+    CarrierMapping.objects.filter(odoo_carrier_id=4).update(send_customer_email=True, send_customer_phone=True)
+    deliveries_intake([delivery(40, "4815162399")])
+    job = SyncJob.objects.get()
+    assert job.payload["body"]["customers"][0]["email"] == "versand@mueller-logistik.example.de"  # until it is sent
+
+    drain(aftership_client_factory)
+
+    job.refresh_from_db()
+    assert job.state == JobState.DONE
+    assert job.payload["body"]["customers"] == [{"role": "buyer", "name": "Müller Logistik GmbH", "language": "de"}]
+    sent = aftership.find("dhl", "4815162399")["customers"][0]
+    assert (sent["email"], sent["phone_number"]) == ("versand@mueller-logistik.example.de", "+49 30 1234567")
+
+    manager = User.objects.create_user("lena", "lena@example.com", "pw", is_staff=True)
+    manager.groups.add(Group.objects.get(name="Logistics managers"))
+    client.force_login(manager)
+    page = client.get(reverse("admin:sync_syncjob_change", args=[job.pk])).content.decode()
+    assert "Request body" not in page and "Müller Logistik GmbH" not in page
+    assert "Request body" in admin_client.get(reverse("admin:sync_syncjob_change", args=[job.pk])).content.decode()
