@@ -23,6 +23,7 @@ def test_the_schedules_exist_once_with_the_configured_intervals(settings):
         "Catch up on deliveries of the last days": ("sync.tasks.catchup_deliveries", 60, -1),
         "Dispatch due sync jobs": ("sync.tasks.dispatch_jobs", 1, -1),
         "Reconcile trackings changed in AfterShip": ("sync.tasks.reconcile_trackings", 360, -1),
+        "Purge the webhook security log": ("webhooks.tasks.purge_security_log", 1440, -1),
     }
 
 
@@ -43,4 +44,6 @@ def test_the_roles_have_their_permissions():
 
     assert "change_carriermapping" in codenames("Logistics managers")
     assert "resync_shipments" not in codenames("Logistics managers")
+    assert "view_securityevent" not in codenames("Logistics managers")  # callers' addresses: admins only
+    assert {"view_securityevent", "view_addressblock"} <= codenames("Integration admins")
     assert {"resync_shipments", "change_carriermapping", "view_syncjob"} <= codenames("Integration admins")

@@ -266,3 +266,19 @@ def test_a_deeply_nested_odoo_push_is_a_clear_400(client):
     response = client.post(ODOO, data=body, content_type="application/json")
     assert response.status_code == 400
     assert response.json() == {"error": "The body is not JSON."}
+
+
+def test_the_security_log_is_purged_after_its_retention(client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from webhooks.refusals import security_log_purge
+
+    settings.SECURITY_LOG_RETENTION_DAYS = 90
+    forged(client)
+    SecurityEvent.objects.update(last_at=timezone.now() - timedelta(days=91))
+    forged(client, address="198.51.100.2")
+
+    assert security_log_purge() == 1
+    assert list(SecurityEvent.objects.values_list("address", flat=True)) == ["198.51.100.2"]
