@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import traceback
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -107,7 +108,9 @@ def event_record(*, body: bytes, headers: dict[str, str], remote_addr: str | Non
     if accepted:
         _index(event)
     try:
-        with transaction.atomic():
+        # One INSERT in autocommit (a savepoint only inside a caller's transaction, which a failure
+        # would otherwise leave aborted on PostgreSQL).
+        with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
             event.save(force_insert=True)
     except DatabaseError as exc:
         # Something read out of the body does not fit the database: keep the raw delivery all the same.
@@ -297,6 +300,7 @@ class EventStats:
     status_changes: int = 0
     unmatched: int = 0
     shipments: set[int] = field(default_factory=set)
+    more: bool = False  # stopped at the limit: events may be left for another round
 
     @property
     def handled(self) -> int:
@@ -304,9 +308,13 @@ class EventStats:
 
 
 def events_process(*, limit: int = 500) -> EventStats:
-    """Apply waiting events, a shipment at a time, until none are left or `limit` events were handled."""
+    """Apply waiting events, a shipment at a time, until none are left or `limit` events were handled.
+
+    `more` says it stopped at the limit; the task rings for another round rather than running long.
+    """
     stats = EventStats()
-    _, stats.unmatched = events_match(limit=limit)
+    matched, stats.unmatched = events_match(limit=limit)
+    stats.more = matched + stats.unmatched >= limit
     # Shipments another worker holds. A shipment this worker applied stays a candidate: news that came
     # while it was applying (and that the other worker skipped, finding it locked) is applied next round.
     tried: set[int] = set()
@@ -324,6 +332,7 @@ def events_process(*, limit: int = 500) -> EventStats:
         for shipment_id in candidates:
             if not shipment_events_apply(shipment_id=shipment_id, stats=stats):
                 tried.add(shipment_id)
+    stats.more = stats.more or stats.handled >= limit
     writebacks_queue(shipment_ids=stats.shipments)  # one doorbell for the batch
     return stats
 

@@ -240,17 +240,17 @@ class TrackingEvent(models.Model):
     signature = models.CharField(max_length=20, choices=SignatureResult.choices, default=SignatureResult.NOT_CHECKED)
     source = models.CharField(max_length=20, choices=EventSource.choices, default=EventSource.WEBHOOK)
     kind = models.CharField("event", max_length=40, blank=True)
-    event_id = models.CharField(max_length=64, blank=True, db_index=True)
-    dedupe_key = models.CharField(max_length=128, blank=True, db_index=True)
-    body_sha256 = models.CharField("body SHA-256", max_length=64, blank=True, db_index=True)
+    event_id = models.CharField(max_length=64, blank=True)
+    dedupe_key = models.CharField(max_length=128, blank=True)
+    body_sha256 = models.CharField("body SHA-256", max_length=64, blank=True)
     news_at = models.DateTimeField(
         "AfterShip news as of", null=True, blank=True, help_text="The tracking's updated_at in the event (UTC)."
     )
-    tracking_number = models.CharField(max_length=100, blank=True, db_index=True)
+    tracking_number = models.CharField(max_length=100, blank=True)
     slug = models.CharField(max_length=100, blank=True)
     tag = models.CharField(max_length=50, blank=True)
     shipment = models.ForeignKey(Shipment, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
-    state = models.CharField(max_length=20, choices=EventState.choices, default=EventState.RECEIVED, db_index=True)
+    state = models.CharField(max_length=20, choices=EventState.choices, default=EventState.RECEIVED)
     error = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
     attempts = models.PositiveIntegerField("times processed", default=0)
@@ -258,7 +258,10 @@ class TrackingEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        # Each index is paid on every webhook's insert: only those the workers and the admin use.
+        # Duplicates are looked up among one shipment's events, through event_state_shipment.
         indexes = [
+            models.Index(fields=["event_id"], name="event_event_id"),
             models.Index(fields=["state", "shipment"], name="event_state_shipment"),
             models.Index(fields=["state", "tracking_number"], name="event_state_number"),
         ]

@@ -25,12 +25,13 @@ def drain_jobs() -> dict:
 def dispatch_jobs() -> int:
     """Every minute: the safety net for lost doorbells, unmatched events and write-backs left without a job."""
     from .connection import aftership_probe_if_paused
-    from .inbound import events_process, events_rematch
+    from .inbound import events_process, events_rematch, events_ring
     from .writeback import writebacks_ensure
 
     aftership_probe_if_paused()
     events_rematch()
-    events_process()
+    if events_process().more:
+        events_ring()
     writebacks_ensure()
     return jobs_dispatch()
 
@@ -66,11 +67,13 @@ def catchup_deliveries() -> dict:
 
 
 def process_events() -> dict:
-    from .inbound import events_doorbell_answered, events_process
+    from .inbound import events_doorbell_answered, events_process, events_ring
 
     events_doorbell_answered()  # news committed from now on rings again
     stats = events_process()
-    return {"applied": stats.applied, "duplicates": stats.duplicates, "failed": stats.failed}
+    if stats.more:
+        events_ring()  # the rest in another round, on whichever worker is free
+    return {"applied": stats.applied, "duplicates": stats.duplicates, "failed": stats.failed, "more": stats.more}
 
 
 def reconcile_trackings() -> dict:

@@ -15,6 +15,8 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
+from portal.cache import cache_count
+
 
 def client_address(request) -> str:
     """The caller's address: the socket's peer, or with TRUSTED_PROXY_COUNT proxies in front, the address
@@ -83,13 +85,7 @@ def address_blocked(address: str) -> bool:
 
 def address_failure_count(address: str) -> int:
     """Count one failed authentication; returns how many this address had within the window."""
-    key = _failures_key(address)
-    cache.add(key, 0, timeout=settings.WEBHOOK_BLOCK_WINDOW_SECONDS)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=settings.WEBHOOK_BLOCK_WINDOW_SECONDS)
-        return 1
+    return cache_count(_failures_key(address), timeout=settings.WEBHOOK_BLOCK_WINDOW_SECONDS)
 
 
 def address_block_start(address: str) -> bool:
@@ -118,11 +114,7 @@ class AddressRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // self.duration)
         key = f"shiptrack:webhook-rate:{view.rate_scope}:{client_address(request)}:{window}"
-        cache.add(key, 0, timeout=self.duration + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:
-            count = 1
+        count = cache_count(key, timeout=self.duration + 1)
         self.retry_after = (window + 1) * self.duration - now
         return count <= int(number)
 

@@ -530,6 +530,32 @@ def test_events_stored_before_the_upgrade_are_indexed_and_applied(client):
     assert shipment.status == ShipmentStatus.OUT_FOR_DELIVERY
 
 
+def test_a_round_that_stops_at_its_limit_rings_for_the_rest(client, monkeypatch):
+    import django_q.tasks
+
+    from sync import tasks
+
+    for i in range(3):
+        shipment = dhl_shipment(tracking_number=f"48151680{i:02d}", aftership_id=f"trk-limit-{i}")
+        payload = journey_payload("01_in_transit")
+        payload["event_id"] = f"evt-limit-{i}"
+        payload["msg"].update({"id": shipment.aftership_id, "tracking_number": shipment.tracking_number})
+        webhook(client, payload)
+    rung = []
+    monkeypatch.setattr(django_q.tasks, "async_task", lambda func, **kwargs: rung.append(func))
+    whole_round = inbound.events_process
+    monkeypatch.setattr(inbound, "events_process", lambda **kwargs: whole_round(limit=2))
+
+    first = tasks.process_events()
+
+    assert first["applied"] == 2 and first["more"] is True
+    assert rung.count("sync.tasks.process_events") == 1  # the third waits for the next round, not a minute
+    second = tasks.process_events()
+    assert second["applied"] == 1 and second["more"] is False
+    assert rung.count("sync.tasks.process_events") == 1
+    assert TrackingEvent.objects.filter(state=EventState.PROCESSED).count() == 3
+
+
 def test_the_doorbell_rings_once_for_a_batch_not_once_per_webhook(client, monkeypatch):
     import django_q.tasks
 

@@ -119,14 +119,56 @@ def test_an_admin_lifts_a_block(client, admin_client, settings):
 @pytest.mark.redis
 def test_blocks_and_rates_are_shared_through_redis(client, settings):
     from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
 
-    assert "redis" in type(caches["default"]).__module__
+    assert isinstance(caches["default"], RedisCache)
     settings.WEBHOOK_BLOCK_AFTER = 3
     for _ in range(3):
         forged(client)
     with CaptureQueriesContext(connection) as queries:
         assert forged(client).status_code == 403
     assert queries.captured_queries == []  # from Redis alone: not a single database statement
+
+
+@pytest.mark.redis
+def test_one_redis_client_per_process_and_one_round_trip_per_count():
+    import threading
+
+    from django.core.cache import caches
+
+    from portal.cache import cache_count
+
+    clients = []
+
+    def client_of_this_thread():
+        cache = caches["default"]  # Django builds one cache object per thread
+        clients.append(cache._cache.get_client(write=True))
+
+    threads = [threading.Thread(target=client_of_this_thread) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    client_of_this_thread()
+    assert len({id(client) for client in clients}) == 1  # every thread shares one client and its pool
+
+    redis = clients[0]
+    key = caches["default"].make_and_validate_key("shiptrack:test-count")
+    redis.delete(key)
+    sent = []
+    connection = redis.connection_pool.get_connection()  # the one this thread will be given again
+    redis.connection_pool.release(connection)
+    send = connection.send_packed_command
+    connection.send_packed_command = lambda command, *args, **kwargs: (
+        sent.append(command),
+        send(command, *args, **kwargs),
+    )[1]
+    try:
+        assert [cache_count("shiptrack:test-count", timeout=30) for _ in range(3)] == [1, 2, 3]
+    finally:
+        del connection.send_packed_command
+    assert len(sent) == 3  # INCR and EXPIRE NX go together: one round trip a count
+    assert 0 < redis.ttl(key) <= 30  # the first count set the expiry; later counts did not extend it
 
 
 # -- 3. allow-list -------------------------------------------------------------------------------------------
