@@ -42,7 +42,7 @@ class RedisCache(DjangoRedisCache):
 def cache_count(key: str, *, timeout: int, cache=None) -> int:
     """Add one to a counter that expires `timeout` seconds after its first count; returns the new count.
 
-    On Redis one round trip (INCR and EXPIRE NX in a pipeline); on other caches add-then-incr.
+    On Redis one round trip (SET NX EX, then INCR, in a pipeline); on other caches add-then-incr.
     """
     from django.core.cache import caches
 
@@ -50,9 +50,9 @@ def cache_count(key: str, *, timeout: int, cache=None) -> int:
     if isinstance(cache, DjangoRedisCache):
         redis_key = cache.make_and_validate_key(key)
         pipeline = cache._cache.get_client(redis_key, write=True).pipeline(transaction=False)
-        pipeline.incr(redis_key)
-        pipeline.expire(redis_key, timeout, nx=True)
-        return pipeline.execute()[0]
+        pipeline.set(redis_key, 0, ex=timeout, nx=True)  # the window starts with the first count
+        pipeline.incr(redis_key)  # keeps the expiry
+        return pipeline.execute()[1]
     cache.add(key, 0, timeout=timeout)
     try:
         return cache.incr(key)

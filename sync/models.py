@@ -261,7 +261,6 @@ class TrackingEvent(models.Model):
         # Each index is paid on every webhook's insert: only those the workers and the admin use.
         # Duplicates are looked up among one shipment's events, through event_state_shipment.
         indexes = [
-            models.Index(fields=["event_id"], name="event_event_id"),
             models.Index(fields=["state", "shipment"], name="event_state_shipment"),
             models.Index(fields=["state", "tracking_number"], name="event_state_number"),
         ]

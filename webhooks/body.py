@@ -63,8 +63,11 @@ class _Watchdog:
                 self._changed.notify()
         return entry
 
-    def release(self, entry: _Watch) -> None:
-        entry.released = True  # left in the heap; dropped when its deadline comes
+    def release(self, entry: _Watch) -> bool:
+        """Stop watching; True if the read was cut off first (then the socket was shut, never later)."""
+        with self._lock:
+            entry.released = True  # left in the heap; dropped when its deadline comes
+            return entry.expired
 
     def _run(self) -> None:
         while True:
@@ -80,9 +83,11 @@ class _Watchdog:
                 heapq.heappop(self._heap)
                 if entry.released:
                     continue
+                # Under the lock: a read that was released first is never cut off afterwards (its
+                # connection may already carry the next request).
                 entry.expired = True
-            with contextlib.suppress(OSError):
-                entry.sock.shutdown(socket.SHUT_RD)
+                with contextlib.suppress(OSError):
+                    entry.sock.shutdown(socket.SHUT_RD)
 
 
 _watchdog = _Watchdog()
@@ -124,8 +129,7 @@ def read_body(request, *, limit: int, timeout: float) -> bytes:
             if received > limit:
                 raise BodyTooLarge
     finally:
-        if watch is not None:
-            _watchdog.release(watch)
-    if (watch is not None and watch.expired) or (length is not None and received < length):
+        cut_off = _watchdog.release(watch) if watch is not None else False
+    if cut_off or (length is not None and received < length):
         raise BodyTooSlow  # cut off, or the sender hung up before sending what it announced
     return b"".join(chunks)

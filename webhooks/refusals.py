@@ -51,8 +51,13 @@ def request_refused(*, request, address: str, reason: str, body: bytes | None = 
         except IntegrityError:  # another request of the same minute created the row
             SecurityEvent.objects.filter(**key).update(**counted, **last)
     if reason in AUTHENTICATION_FAILURES and address:
-        failures = address_failure_count(address)
-        if failures >= settings.WEBHOOK_BLOCK_AFTER and address_block_start(address):
+        try:
+            failures = address_failure_count(address)
+            blocking = failures >= settings.WEBHOOK_BLOCK_AFTER and address_block_start(address)
+        except Exception:  # the cache is down: the refusal stands, the address is not counted
+            logger.exception("the cache is not answering; failure not counted towards a block")
+            return
+        if blocking:
             address_blocked_record(address=address, failures=failures)
 
 

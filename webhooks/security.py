@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import logging
 import time
 
 from django.conf import settings
@@ -16,6 +17,8 @@ from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
 from portal.cache import cache_count
+
+logger = logging.getLogger(__name__)
 
 
 def client_address(request) -> str:
@@ -80,7 +83,11 @@ def _failures_key(address: str) -> str:
 
 
 def address_blocked(address: str) -> bool:
-    return bool(address) and cache.get(_block_key(address)) is not None
+    try:
+        return bool(address) and cache.get(_block_key(address)) is not None
+    except Exception:  # the cache is down: hear the caller (the token and signature still decide)
+        logger.exception("the cache is not answering; block not checked")
+        return False
 
 
 def address_failure_count(address: str) -> int:
@@ -114,8 +121,12 @@ class AddressRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // self.duration)
         key = f"shiptrack:webhook-rate:{view.rate_scope}:{client_address(request)}:{window}"
-        count = cache_count(key, timeout=self.duration + 1)
         self.retry_after = (window + 1) * self.duration - now
+        try:
+            count = cache_count(key, timeout=self.duration + 1)
+        except Exception:  # the cache is down: a genuine webhook is kept rather than refused
+            logger.exception("the cache is not answering; rate not counted")
+            return True
         return count <= int(number)
 
     def wait(self) -> float:

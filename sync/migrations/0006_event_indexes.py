@@ -35,8 +35,4 @@ class Migration(migrations.Migration):
             name='tracking_number',
             field=models.CharField(blank=True, max_length=100),
         ),
-        migrations.AddIndex(
-            model_name='trackingevent',
-            index=models.Index(fields=['event_id'], name='event_event_id'),
-        ),
     ]

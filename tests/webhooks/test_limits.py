@@ -171,6 +171,26 @@ def test_one_redis_client_per_process_and_one_round_trip_per_count():
     assert 0 < redis.ttl(key) <= 30  # the first count set the expiry; later counts did not extend it
 
 
+def test_with_the_cache_down_genuine_webhooks_are_kept_and_forgeries_still_refused(client, monkeypatch):
+    from webhooks import security
+
+    class Down:
+        def __getattr__(self, name):
+            def refuse(*args, **kwargs):
+                raise ConnectionError("cache down")
+
+            return refuse
+
+    monkeypatch.setattr(security, "cache", Down())
+    monkeypatch.setattr(security, "cache_count", Down().count)
+    monkeypatch.setattr("sync.inbound.cache", Down())
+
+    assert webhook(client, "01_in_transit").status_code == 200
+    assert TrackingEvent.objects.count() == 1
+    assert forged(client).status_code == 401
+    assert SecurityEvent.objects.get().count == 1
+
+
 # -- 3. allow-list -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("url", [AFTERSHIP, ODOO])
 def test_an_address_outside_the_allow_list_is_refused(client, settings, url):
