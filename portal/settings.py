@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import MutableMapping
 from pathlib import Path
 
 import environ
@@ -15,11 +16,39 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+
+class _SetValues(MutableMapping):
+    """The environment without its empty values: `NAME=` (as `cp .env.example .env` leaves the optional
+    settings) means "use the default", not an empty database URL or list."""
+
+    def __init__(self, environ_: MutableMapping) -> None:
+        self._environ = environ_
+
+    def __getitem__(self, name: str) -> str:
+        value = self._environ[name]
+        if value == "":
+            raise KeyError(name)
+        return value
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._environ[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        del self._environ[name]
+
+    def __iter__(self):
+        return (name for name, value in self._environ.items() if value != "")
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 env = environ.Env()
 ENV_FILE = Path(os.environ.get("ENV_FILE", BASE_DIR / ".env"))
 if ENV_FILE.is_file():
     # Values already in the environment win over the file.
     env.read_env(str(ENV_FILE))
+env.ENVIRON = _SetValues(os.environ)
 
 _missing: list[str] = []
 _invalid: list[str] = []

@@ -148,3 +148,30 @@ def test_write_back_mistakes_are_explained(tmp_path):
 def test_a_lease_too_short_for_one_call_is_refused(tmp_path):
     message = load_settings({**COMPLETE, "SYNC_JOB_LEASE_SECONDS": "40"}, tmp_path).stderr.strip().splitlines()[-1]
     assert "SYNC_JOB_LEASE_SECONDS=40 must be at least twice ODOO_TIMEOUT and AFTERSHIP_TIMEOUT" in message
+
+
+def test_an_empty_value_means_the_default(tmp_path):
+    empty = {name: "" for name in ("DATABASE_URL", "REDIS_URL", "ODOO_TIMEOUT", "ALLOWED_HOSTS", "DEBUG")}
+    code = (
+        "print(s.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1], 'orm' in s.Q_CLUSTER, s.ODOO_TIMEOUT, "
+        "s.ALLOWED_HOSTS, s.DEBUG)"
+    )
+
+    result = load_settings({**COMPLETE, **empty}, tmp_path, code)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "sqlite3 True 30.0 [] False"
+
+
+def test_a_copy_of_env_example_names_only_the_secrets_to_fill_in(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text((ROOT / ".env.example").read_text())
+    clean = {"PATH": os.environ["PATH"], "ENV_FILE": str(env_file)}
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and "KeyError" not in result.stderr
+    assert "settings are missing: SECRET_KEY, ODOO_API_KEY" in result.stderr + result.stdout
