@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import MutableMapping
 from pathlib import Path
 
@@ -438,7 +439,11 @@ LOGGING = {
     },
 }
 
-if _missing or _invalid:
+# `manage.py <command> --help` (or `manage.py help`) only prints: it needs no secret.
+_HELP_ONLY = Path(sys.argv[0]).name == "manage.py" and (
+    "-h" in sys.argv[2:] or "--help" in sys.argv[2:] or sys.argv[1:2] in (["help"], ["-h"], ["--help"])
+)
+if _invalid or (_missing and not _HELP_ONLY):
     problems = []
     if _missing:
         problems.append("missing: " + ", ".join(_missing))

@@ -171,6 +171,8 @@ def tracking_body(
         body["order_number"] = sale_name
         if order_date := odoo_datetime(sale.get("date_order")):
             body["order_date"] = order_date.strftime("%Y-%m-%dT%H:%M:%SZ")
+    else:  # a delivery made without a sale order: it is the order AfterShip and the customer know
+        body["order_id"] = body["order_number"] = delivery.picking_name
     if shipped := odoo_datetime(picking.get("date_done")):
         body["tracking_ship_date"] = shipped.strftime("%Y%m%d")
     body["shipment_direction"] = "forward"

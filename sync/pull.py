@@ -72,9 +72,10 @@ class PullStats:
     complete: bool = True
     errors: list[str] = field(default_factory=list)
     position: dict = field(default_factory=dict)
+    picking_ids: set[int] = field(default_factory=set)  # the deliveries taken in, for a summary of their state
 
     def as_dict(self) -> dict:
-        skip = ("errors", "position")
+        skip = ("errors", "position", "picking_ids")
         return {k: v for k, v in vars(self).items() if k not in skip} | {"errors": self.errors[:20]}
 
 
@@ -146,6 +147,7 @@ def deliveries_intake(deliveries: list[Delivery], stats: PullStats | None = None
     carriers = {ref[0]: ref[1] for d in deliveries if (ref := d.carrier)}
     mappings = carrier_mappings_ensure(carriers)
     picking_ids = [d.picking_id for d in deliveries]
+    stats.picking_ids.update(picking_ids)
     with transaction.atomic():
         existing = {
             (s.picking_id, s.tracking_number): s
@@ -389,27 +391,38 @@ def pull_selection(
     pickings: list[str] | None = None,
     on_page=None,
 ) -> PullStats:
-    """A manual resync: deliveries validated in a date range, of chosen sale orders, or chosen deliveries."""
+    """A manual resync: deliveries validated in a date range, of chosen sale orders, or chosen deliveries.
+
+    Order and delivery names that Odoo does not know are reported in `errors`; the others are read.
+    """
     domain = list(DELIVERY_DOMAIN)
     if since:
         domain.append(("date_done", ">=", odoo_timestamp(since)))
     if until:
         domain.append(("date_done", "<", odoo_timestamp(until)))
+    unknown: list[str] = []
     if orders:
-        order_ids = client.call("sale.order", "search", [("name", "in", orders)])
-        if not order_ids:
-            return PullStats(errors=[f"No sale order named {', '.join(orders)} in Odoo."])
-        domain.append(("sale_id", "in", order_ids))
+        found = client.search_read("sale.order", [("name", "in", orders)], ["name"])
+        unknown += [f"No sale order named {name} in Odoo." for name in orders if name not in {r["name"] for r in found}]
+        if not found:
+            return PullStats(errors=unknown)
+        domain.append(("sale_id", "in", [r["id"] for r in found]))
     if pickings:
         ids = [int(p) for p in pickings if p.isdigit()]
         names = [p for p in pickings if not p.isdigit()]
         if ids and names:
-            domain += ["|", ("id", "in", ids), ("name", "in", names)]
-        elif ids:
-            domain.append(("id", "in", ids))
+            which = ["|", ("id", "in", ids), ("name", "in", names)]
         else:
-            domain.append(("name", "in", names))
-    return pickings_pull(client, domain, on_page=on_page, full=True)
+            which = [("id", "in", ids)] if ids else [("name", "in", names)]
+        found = client.search_read("stock.picking", which, ["name"])
+        known = {str(r["id"]) for r in found} | {r["name"] for r in found}
+        unknown += [f"No delivery named {name} in Odoo." for name in pickings if name not in known]
+        if not found:
+            return PullStats(errors=unknown)
+        domain += which
+    stats = pickings_pull(client, domain, on_page=on_page, full=True)
+    stats.errors[:0] = unknown
+    return stats
 
 
 # -- push ------------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 COMPLETE = {
@@ -175,3 +177,15 @@ def test_a_copy_of_env_example_names_only_the_secrets_to_fill_in(tmp_path):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and "KeyError" not in result.stderr
     assert "settings are missing: SECRET_KEY, ODOO_API_KEY" in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("command", [["sync_now", "--help"], ["process_events", "-h"], ["help", "sync_now"]])
+def test_help_needs_no_settings(tmp_path, command):
+    clean = {"PATH": os.environ["PATH"], "ENV_FILE": str(tmp_path / "absent.env")}
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", *command], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "usage: manage.py" in result.stdout

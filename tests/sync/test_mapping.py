@@ -97,7 +97,8 @@ def test_it_titles_a_delivery_without_sale_order_by_its_own_name_and_sends_no_or
     body = tracking_body(delivery, "8765432109")
 
     assert body["title"] == "WH/OUT/00024"
-    assert "order_id" not in body and "order_number" not in body and "order_date" not in body
+    assert body["order_id"] == body["order_number"] == "WH/OUT/00024"  # no sale order: the delivery's name
+    assert "order_date" not in body
     assert body["destination_raw_location"] == "Am Sandtorkai 50"  # no street2: no dangling comma
     assert body["customers"] == [{"role": "buyer", "name": "Hamburg Hafen AG"}]
 

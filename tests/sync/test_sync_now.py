@@ -36,7 +36,7 @@ def test_a_resync_of_chosen_orders_tracks_them_and_says_so(world):
     assert "Reading validated deliveries from Odoo (resync) ..." in out
     assert "page 1: 2 deliveries read, 2 trackings queued" in out
     assert out.strip().endswith(
-        "2 deliveries read (1 pages, 6 Odoo calls); 2 new parcels; 2 jobs done, 0 need review, "
+        "2 deliveries read (1 page, 6 Odoo calls); 2 new parcels; 2 jobs done, 0 parcels need review, "
         "0 still queued; 0 already tracked."
     )
     assert aftership.find("dhl", "4815162342") and aftership.find("fedex", "794612345678")
@@ -49,9 +49,28 @@ def test_it_exits_with_status_1_when_a_parcel_needs_review(world):
     code, _, err = run("--pickings", "WH/OUT/00015")
 
     assert code == 1
-    assert "1 need review" in err
+    assert "1 parcel needs review" in err and "1 parcel is not tracked yet." in err
     assert "See Shipments needing review in the admin for the reasons." in err
     assert Shipment.objects.get().needs_review
+
+    again, _, err = run("--pickings", "WH/OUT/00015")  # nothing new, but the parcel still waits
+
+    assert again == 1
+    assert "1 parcel needs review" in err and "1 parcel is not tracked yet." in err
+
+
+def test_unknown_orders_and_deliveries_are_reported_and_the_rest_is_synced(world):
+    code, _, err = run("--orders", "S00025,S00999", "--pickings", "WH/OUT/99999")
+
+    assert code == 1
+    assert "No sale order named S00999 in Odoo." in err
+    assert "No delivery named WH/OUT/99999 in Odoo." in err
+
+    code, _, err = run("--orders", "S00025,S00999")
+
+    assert code == 1
+    assert "No sale order named S00999 in Odoo." in err
+    assert Shipment.objects.filter(sale_order_name="S00025", aftership_id__gt="").exists()  # the known one
 
 
 def test_it_exits_with_status_1_while_aftership_is_down(world):
@@ -59,7 +78,7 @@ def test_it_exits_with_status_1_while_aftership_is_down(world):
     aftership.faults.outage = True
     code, _, err = run("--since", "2026-11-01")
     assert code == 1
-    assert "0 jobs done, 0 need review, 9 still queued" in err
+    assert "0 jobs done, 0 parcels need review, 9 still queued" in err
     assert "Queued trackings are retried by the workers" in err
 
 
@@ -74,6 +93,11 @@ def test_odoo_down_is_a_clear_error(world):
     ("args", "message"),
     [
         (["--since", "last tuesday"], "--since 'last tuesday' is not a date: use YYYY-MM-DD or YYYY-MM-DD HH:MM."),
+        (["--since", "2026-13-01"], "--since '2026-13-01' is not a date: use YYYY-MM-DD or YYYY-MM-DD HH:MM."),
+        (
+            ["--until", "2026-02-30 10:00"],
+            "--until '2026-02-30 10:00' is not a date: use YYYY-MM-DD or YYYY-MM-DD HH:MM.",
+        ),
         (["--since", "2026-11-10", "--until", "2026-11-01"], "--since must be before --until."),
     ],
 )

@@ -20,12 +20,19 @@ from sync.pull import PullStats, pull_incremental, pull_selection
 
 
 def _moment(value: str, option: str) -> datetime:
-    parsed = parse_datetime(value)
-    if parsed is None and (day := parse_date(value)):
-        parsed = datetime.combine(day, dtime.min)
+    try:
+        parsed = parse_datetime(value)
+        if parsed is None and (day := parse_date(value)):
+            parsed = datetime.combine(day, dtime.min)
+    except ValueError:  # well formed, but no such day or time (2026-13-01)
+        parsed = None
     if parsed is None:
         raise CommandError(f"{option} {value!r} is not a date: use YYYY-MM-DD or YYYY-MM-DD HH:MM.")
     return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+
+
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
 
 
 def _names(value: str | None) -> list[str]:
@@ -67,7 +74,8 @@ class Command(BaseCommand):
 
         def page(stats: PullStats) -> None:
             self.stdout.write(
-                f"  page {stats.pages}: {stats.pickings} deliveries read, {stats.jobs_queued} trackings queued"
+                f"  page {stats.pages}: {_count(stats.pickings, 'delivery', 'deliveries')} read, "
+                f"{_count(stats.jobs_queued, 'tracking')} queued"
             )
 
         try:
@@ -97,22 +105,29 @@ class Command(BaseCommand):
         return jobs_drain(budget_seconds=24 * 3600, threads=threads, on_job=progress, stop=stop, once=True)
 
     def _summary(self, pull: PullStats, drain: DrainStats, *, stopped: bool) -> None:
-        from sync.models import OPEN_JOB_STATES, JobKind, SyncJob
+        from sync.models import OPEN_JOB_STATES, JobKind, Shipment, ShipmentStatus, SyncJob
 
-        failed = drain.outcomes.get("fail", 0)
+        # The deliveries of this run, including those an earlier run left waiting for review.
+        scope = Shipment.objects.filter(picking_id__in=pull.picking_ids).exclude(status=ShipmentStatus.IGNORED)
+        review = scope.filter(needs_review=True).count()
+        untracked = scope.filter(aftership_id="").count()
         queued = SyncJob.objects.filter(kind=JobKind.CREATE_TRACKING, state__in=OPEN_JOB_STATES).count()
         line = (
-            f"{pull.pickings} deliveries read ({pull.pages} pages, {pull.odoo_calls} Odoo calls); "
-            f"{pull.shipments_new} new parcels; {drain.outcomes.get('done', 0)} jobs done, "
-            f"{failed} need review, {queued} still queued; {pull.already_tracked} already tracked."
+            f"{_count(pull.pickings, 'delivery', 'deliveries')} read ({_count(pull.pages, 'page')}, "
+            f"{_count(pull.odoo_calls, 'Odoo call')}); {_count(pull.shipments_new, 'new parcel')}; "
+            f"{_count(drain.outcomes.get('done', 0), 'job')} done, "
+            f"{_count(review, 'parcel needs', 'parcels need')} review, {queued} still queued; "
+            f"{pull.already_tracked} already tracked."
         )
-        if failed or queued or pull.errors or stopped:
+        if untracked or queued or pull.errors or stopped:
             self.stderr.write(self.style.ERROR(("Stopped early. " if stopped else "") + line))
+            if untracked:
+                self.stderr.write(f"{_count(untracked, 'parcel is', 'parcels are')} not tracked yet.")
             if queued:
                 self.stderr.write(
                     "Queued trackings are retried by the workers; see Sync jobs in the admin for the last error."
                 )
-            if failed:
+            if review:
                 self.stderr.write("See Shipments needing review in the admin for the reasons.")
             raise SystemExit(1)
         self.stdout.write(self.style.SUCCESS(line))
