@@ -409,6 +409,7 @@ else:
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 globals().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shiptrack@localhost")
+EMAIL_TIMEOUT = _int("EMAIL_TIMEOUT", 10)  # seconds: a mail server that does not answer holds no worker
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- REST framework (webhook ingestion only) ----------------------------------------------------

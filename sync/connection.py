@@ -64,3 +64,122 @@ def aftership_probe_if_paused() -> ProbeResult | None:
     if state.credentials_ok:
         return None
     return aftership_probe()
+
+
+# -- the full check, for `manage.py check_connections` -------------------------------------------------
+@dataclass
+class CheckLine:
+    ok: bool
+    what: str
+    detail: str
+    advice: str = ""
+
+
+def connections_check() -> list[CheckLine]:
+    """Each thing the portal needs from Odoo and AfterShip, one line each, with what to do when it fails.
+
+    Changes nothing, except that a service paused for refused credentials is resumed when they work.
+    """
+    return [*_odoo_lines(), *_aftership_lines()]
+
+
+def _odoo_lines() -> list[CheckLine]:
+    from django.conf import settings
+
+    lines: list[CheckLine] = []
+    try:
+        with odoo_client() as client:
+            version = client.version().get("server_version", "?")
+            lines.append(CheckLine(True, "Odoo reachable", f"Odoo {version} at {client.config.url}"))
+            try:
+                uid = client.uid(fresh=True)
+            except OdooAuthError as exc:
+                lines.append(
+                    CheckLine(
+                        False,
+                        "Odoo login",
+                        exc.message,
+                        f"Check ODOO_DB, ODOO_USERNAME and ODOO_API_KEY (an API key of {settings.ODOO_USERNAME}).",
+                    )
+                )
+                return lines
+            if service_resume(ServiceState.ODOO):
+                lines.append(CheckLine(True, "Odoo login", f"user #{uid}; write-backs resumed"))
+            else:
+                lines.append(CheckLine(True, "Odoo login", f"as {settings.ODOO_USERNAME} (user #{uid})"))
+            wanted = {name for name in settings.ODOO_WRITEBACK_FIELDS.values() if name}
+            if settings.ODOO_WRITEBACK and wanted:
+                present = set(client.fields_get("stock.picking", sorted(wanted), attributes=["type"]))
+                for key, name in sorted(settings.ODOO_WRITEBACK_FIELDS.items()):
+                    if not name:
+                        continue
+                    if name in present:
+                        lines.append(CheckLine(True, f"Delivery field {name}", f"the {key.replace('_', ' ')}"))
+                    else:
+                        lines.append(
+                            CheckLine(
+                                False,
+                                f"Delivery field {name}",
+                                "not in this Odoo database: the portal skips it",
+                                "Create it on Delivery orders (stock.picking), "
+                                "or leave it out of ODOO_WRITEBACK_FIELDS.",
+                            )
+                        )
+    except OdooError as exc:
+        lines.append(
+            CheckLine(False, "Odoo reachable", exc.message, "Check ODOO_URL, and that Odoo answers from this machine.")
+        )
+    return lines
+
+
+def _aftership_lines() -> list[CheckLine]:
+    from django.conf import settings
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    from .models import ApiUsage
+
+    client = aftership_client()
+    try:
+        couriers = client.list_couriers(active=True)
+    except AfterShipAuthError as exc:
+        return [CheckLine(False, "AfterShip API key", exc.message, "Set AFTERSHIP_API_KEY to a key of the account.")]
+    except AfterShipError as exc:
+        return [
+            CheckLine(False, "AfterShip reachable", exc.message, "Check AFTERSHIP_API_BASE and this machine's way out.")
+        ]
+    finally:
+        client.close()
+    resumed = service_resume(ServiceState.AFTERSHIP)
+    lines = [
+        CheckLine(True, "AfterShip API key", "accepted; trackings resumed" if resumed else "accepted"),
+        CheckLine(
+            bool(couriers),
+            "AfterShip couriers",
+            f"{len(couriers)} active on the account",
+            "" if couriers else "Activate the carriers you ship with in AfterShip's courier settings.",
+        ),
+    ]
+    quota = settings.AFTERSHIP_DAILY_QUOTA
+    if quota:
+        today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        used = ApiUsage.objects.filter(service="aftership", hour__gte=today).aggregate(n=Sum("calls"))["n"] or 0
+        left = quota - used
+        lines.append(
+            CheckLine(
+                left > quota * 0.05,
+                "AfterShip daily quota",
+                f"{used} of {quota} calls used today",
+                "" if left > quota * 0.05 else "Raise AFTERSHIP_DAILY_QUOTA with your plan, or wait for tomorrow.",
+            )
+        )
+    else:
+        lines.append(
+            CheckLine(
+                True,
+                "AfterShip rate limit",
+                f"{settings.AFTERSHIP_RATE_LIMITS['create_tracking']:g} trackings a second at most "
+                "(AFTERSHIP_RATE_POST_TRACKINGS; no daily quota set)",
+            )
+        )
+    return lines

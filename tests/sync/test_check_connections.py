@@ -1,0 +1,81 @@
+"""`manage.py check_connections`: one line per thing the portal needs, and an exit status to script against."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from sync.health import service_pause, service_state
+from sync.models import ServiceState
+
+pytestmark = pytest.mark.django_db
+
+
+def run() -> tuple[int, str, str]:
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("check_connections", stdout=out, stderr=err)
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_all_checks_pass_against_a_good_odoo_and_aftership(odoo, aftership, settings):
+    settings.ODOO_WRITEBACK_FIELDS = {"status": "x_aftership_status"}
+
+    code, out, _ = run()
+
+    assert code == 0, out
+    assert "Odoo reachable" in out and "Odoo 18" in out
+    assert "as aftership-bot" in out
+    assert "Delivery field x_aftership_status" in out
+    assert "AfterShip API key" in out and "active on the account" in out
+    assert out.strip().endswith("checks passed.")
+
+
+def test_a_refused_odoo_key_fails_with_what_to_do(odoo, aftership, settings):
+    settings.ODOO_API_KEY = "not-the-key"
+
+    code, out, err = run()
+
+    assert code == 1
+    assert "FAIL  Odoo login" in out
+    assert "Check ODOO_DB, ODOO_USERNAME and ODOO_API_KEY" in out
+    assert "1 of" in err and "checks failed." in err
+    assert service_state(ServiceState.ODOO).credentials_ok  # a check pauses nothing
+
+
+def test_a_refused_aftership_key_and_a_missing_field_fail(odoo, aftership, settings):
+    settings.AFTERSHIP_API_KEY = "not-the-key"
+    settings.ODOO_WRITEBACK_FIELDS = {"status": "x_aftership_status", "tracking_url": "x_no_such_field"}
+
+    code, out, _ = run()
+
+    assert code == 1
+    assert "FAIL  AfterShip API key" in out and "Set AFTERSHIP_API_KEY" in out
+    assert "FAIL  Delivery field x_no_such_field" in out
+    assert "ok    Delivery field x_aftership_status" in out
+
+
+def test_odoo_down_is_one_line_and_the_rest_still_checked(odoo, aftership, settings):
+    odoo.faults.outage = True
+
+    code, out, _ = run()
+
+    assert code == 1
+    assert "FAIL  Odoo reachable" in out and "Check ODOO_URL" in out
+    assert "ok    AfterShip API key" in out
+
+
+def test_a_check_that_succeeds_lifts_a_credentials_pause(odoo, aftership, settings):
+    settings.ODOO_WRITEBACK_FIELDS = {"status": "x_aftership_status"}  # the one this Odoo database has
+    service_pause(ServiceState.AFTERSHIP, "401 from AfterShip")
+
+    code, out, _ = run()
+
+    assert code == 0, out
+    assert "accepted; trackings resumed" in out
+    assert service_state(ServiceState.AFTERSHIP).credentials_ok
