@@ -332,6 +332,11 @@ WEBHOOK_THROTTLE_RATE = _rate("WEBHOOK_THROTTLE_RATE", "6000/min")
 TRUSTED_PROXY_COUNT = _int("TRUSTED_PROXY_COUNT", 0)
 # Refused requests are logged (never their bodies), one row per address, path, reason and minute.
 SECURITY_LOG_RETENTION_DAYS = _int("SECURITY_LOG_RETENTION_DAYS", 90)
+# Webhook events, job attempts, finished jobs, API usage and the scans of delivered parcels older than
+# this are deleted daily (`manage.py purge`); events still waiting to be applied are kept.
+RETENTION_DAYS = _int("RETENTION_DAYS", 180)
+if RETENTION_DAYS < 1:
+    _invalid.append(f"RETENTION_DAYS={RETENTION_DAYS} (expected at least 1 day)")
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES
 
 # Client-side rate limits per AfterShip endpoint (calls per second) and the plan's daily quota (0: none).

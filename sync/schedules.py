@@ -20,7 +20,7 @@ def schedule_specs() -> list[dict]:
             "minutes": settings.SYNC_FULL_PULL_INTERVAL_MINUTES,
         },
         {"name": "Dispatch due sync jobs", "func": "sync.tasks.dispatch_jobs", "minutes": 1},
-        {"name": "Purge the webhook security log", "func": "webhooks.tasks.purge_security_log", "minutes": 24 * 60},
+        {"name": "Purge records past their retention", "func": "sync.tasks.purge_old_records", "minutes": 24 * 60},
         {
             "name": RECONCILE_SCHEDULE,
             "func": "sync.tasks.reconcile_trackings",
@@ -29,8 +29,14 @@ def schedule_specs() -> list[dict]:
     ]
 
 
+# Schedules of earlier versions, now part of another.
+RETIRED_SCHEDULES = ["Purge the webhook security log"]
+
+
 def schedules_ensure() -> None:
     from django_q.models import Schedule
+
+    Schedule.objects.filter(name__in=RETIRED_SCHEDULES).delete()
 
     for spec in schedule_specs():
         if spec["minutes"] <= 0:  # switched off

@@ -90,3 +90,10 @@ def reconcile_trackings() -> dict:
         client.close()
     events_process()
     return stats.as_dict()
+
+
+def purge_old_records() -> dict:
+    from .retention import records_purge
+
+    cutoff, counts = records_purge()
+    return {"before": cutoff.isoformat(), **counts}

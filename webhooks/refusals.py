@@ -90,9 +90,11 @@ def address_unblock(*, block: AddressBlock, by: str) -> bool:
     )
 
 
-def security_log_purge(*, now=None) -> int:
-    """Forget refusals and blocks older than SECURITY_LOG_RETENTION_DAYS. Returns the rows removed."""
+def security_log_purge(*, now=None, dry_run: bool = False) -> int:
+    """Forget refusals and blocks older than SECURITY_LOG_RETENTION_DAYS. Returns the rows removed
+    (or, with `dry_run`, that would be)."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.SECURITY_LOG_RETENTION_DAYS)
-    events, _ = SecurityEvent.objects.filter(last_at__lt=cutoff).delete()
-    blocks, _ = AddressBlock.objects.filter(blocked_until__lt=cutoff).delete()
-    return events + blocks
+    old = [SecurityEvent.objects.filter(last_at__lt=cutoff), AddressBlock.objects.filter(blocked_until__lt=cutoff)]
+    if dry_run:
+        return sum(queryset.count() for queryset in old)
+    return sum(queryset.delete()[0] for queryset in old)

@@ -23,8 +23,17 @@ def test_the_schedules_exist_once_with_the_configured_intervals(settings):
         "Catch up on deliveries of the last days": ("sync.tasks.catchup_deliveries", 60, -1),
         "Dispatch due sync jobs": ("sync.tasks.dispatch_jobs", 1, -1),
         "Reconcile trackings changed in AfterShip": ("sync.tasks.reconcile_trackings", 360, -1),
-        "Purge the webhook security log": ("webhooks.tasks.purge_security_log", 1440, -1),
+        "Purge records past their retention": ("sync.tasks.purge_old_records", 1440, -1),
     }
+
+
+def test_a_schedule_of_an_earlier_version_is_replaced():
+    Schedule.objects.create(name="Purge the webhook security log", func="webhooks.tasks.purge_security_log")
+
+    schedules_ensure()
+
+    assert not Schedule.objects.filter(func="webhooks.tasks.purge_security_log").exists()
+    assert Schedule.objects.filter(func="sync.tasks.purge_old_records").exists()
 
 
 def test_a_reconciliation_interval_of_zero_removes_its_schedule(settings):
