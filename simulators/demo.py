@@ -62,16 +62,21 @@ def _write_env() -> dict[str, str]:
         "Q_WORKERS": "2",
         "DEMO_ADMIN_PASSWORD": secrets.token_urlsafe(12),
     }
-    DEMO_DIR.mkdir(exist_ok=True)
-    ENV_PATH.write_text(
-        "# Written by `make demo` on first run; delete .demo/ to start over.\n"
-        + "".join(f"{k}={v}\n" for k, v in values.items()),
-        encoding="utf-8",
-    )
+    _save_env(values)
     return values
 
 
+def _save_env(values: dict[str, str]) -> None:
+    DEMO_DIR.mkdir(exist_ok=True)
+    ENV_PATH.write_text(
+        "# Written by `make demo` (the ports follow DEMO_*_PORT on each start); delete .demo/ to start over.\n"
+        + "".join(f"{k}={v}\n" for k, v in values.items()),
+        encoding="utf-8",
+    )
+
+
 def _read_env() -> dict[str, str]:
+    """The demo's settings, kept from the first run; the simulators' addresses follow this run's ports."""
     if not ENV_PATH.exists():
         return _write_env()
     values = {}
@@ -79,6 +84,13 @@ def _read_env() -> dict[str, str]:
         if line and not line.startswith("#") and "=" in line:
             key, value = line.split("=", 1)
             values[key] = value
+    ports = {
+        "ODOO_URL": f"http://127.0.0.1:{ODOO_PORT}",
+        "AFTERSHIP_API_BASE": f"http://127.0.0.1:{AFTERSHIP_PORT}",
+    }
+    if any(values.get(key) != value for key, value in ports.items()):
+        values.update(ports)
+        _save_env(values)
     return values
 
 
