@@ -224,8 +224,15 @@ def _interrupt(signum, frame) -> None:
 
 
 def main() -> None:
-    # `kill` (and `timeout`) stop the demo as cleanly as Ctrl-C does.
+    # `kill` (and `timeout`) stop the demo as cleanly as Ctrl-C does, at any moment.
     signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        _run()
+    except KeyboardInterrupt:  # before anything was started: nothing to stop
+        print("\nStopped.", flush=True)
+
+
+def _run() -> None:
     for port in (PORTAL_PORT, ODOO_PORT, AFTERSHIP_PORT):
         if not _port_free(port):
             sys.exit(
@@ -236,22 +243,23 @@ def main() -> None:
     env_values = _read_env()
     os.environ["ENV_FILE"] = str(ENV_PATH)
     os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
-    print("Setting up the portal (first run: a minute) ..." if first_run else "Reusing .demo/ ...", flush=True)
-    _prepare_portal(env_values)
-    odoo, aftership = _start_simulators(env_values)
-    _map_carriers(odoo)
-    for noisy in ("simulators", "django-q"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-    child_env = {**os.environ, "ENV_FILE": str(ENV_PATH), "PYTHONUNBUFFERED": "1"}
-    children = {
-        "worker": _spawn("worker", ["qcluster"], child_env),
-        # The production recipe (gunicorn.conf.py: threads, body deadlines, redacted logs), one worker.
-        "web": _spawn(
-            "web", ["-m", "gunicorn", "portal.wsgi", "--workers", "1", "--bind", f"127.0.0.1:{PORTAL_PORT}"], child_env
-        ),
-    }
+    children: dict[str, subprocess.Popen] = {}
+    simulators: list = []
     try:
+        print("Setting up the portal (first run: a minute) ..." if first_run else "Reusing .demo/ ...", flush=True)
+        _prepare_portal(env_values)
+        odoo, aftership = _start_simulators(env_values)
+        simulators += [aftership, odoo]
+        _map_carriers(odoo)
+        for noisy in ("simulators", "django-q"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+        child_env = {**os.environ, "ENV_FILE": str(ENV_PATH), "PYTHONUNBUFFERED": "1"}
+        children["worker"] = _spawn("worker", ["qcluster"], child_env)
+        # The production recipe (gunicorn.conf.py: threads, body deadlines, redacted logs), one worker.
+        children["web"] = _spawn(
+            "web", ["-m", "gunicorn", "portal.wsgi", "--workers", "1", "--bind", f"127.0.0.1:{PORTAL_PORT}"], child_env
+        )
         if not _wait_for(f"http://127.0.0.1:{PORTAL_PORT}/admin/login/", 30):
             raise SystemExit(f"The web server did not start; see {LOG_DIR / 'web.log'}.")
         from sync.tasks import pull_deliveries
@@ -281,6 +289,9 @@ def main() -> None:
     except KeyboardInterrupt:
         print("\nStopping ...", flush=True)
     finally:
+        # A second Ctrl-C or SIGTERM must not cut the cleanup short (and leave the web server running).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         for child in children.values():
             if child.poll() is None:
                 os.killpg(child.pid, signal.SIGINT)
@@ -289,8 +300,9 @@ def main() -> None:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, signal.SIGKILL)
-        aftership.stop()
-        odoo.stop()
+                child.wait()
+        for simulator in simulators:
+            simulator.stop()
         print("Stopped.", flush=True)
 
 
