@@ -415,6 +415,8 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 globals().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shiptrack@localhost")
 EMAIL_TIMEOUT = _int("EMAIL_TIMEOUT", 10)  # seconds: a mail server that does not answer holds no worker
+# At most one alert mail per subject in this many minutes: what happens meanwhile goes in the next digest.
+ALERT_DIGEST_MINUTES = _int("ALERT_DIGEST_MINUTES", 60)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- REST framework (webhook ingestion only) ----------------------------------------------------

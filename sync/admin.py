@@ -17,6 +17,7 @@ from . import jobs
 from .carriers import courier_list_cached
 from .inbound import event_reprocess
 from .models import (
+    Alert,
     ApiUsage,
     CarrierMapping,
     Checkpoint,
@@ -459,3 +460,14 @@ class ApiUsageAdmin(ReadOnlyAdmin):
     list_display = ["hour", "service", "endpoint", "calls", "errors", "rate_limited"]
     list_filter = ["service", "endpoint"]
     date_hierarchy = "hour"
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    """What the portal mailed (or will, in the next digest), one line per subject and period."""
+
+    list_display = ["topic", "audience", "count", "first_at", "last_at", "state", "sent_at"]
+    list_filter = ["state", "audience"]
+    search_fields = ["topic", "latest_subject"]
+    readonly_fields = [f.name for f in Alert._meta.fields]
+    show_full_result_count = False

@@ -338,6 +338,7 @@ def _alert_dead(job: SyncJob) -> None:
         f"Gave up on {job.get_kind_display().lower()} for {what}",
         f"The portal kept failing for {settings.SYNC_JOB_EXPIRY_HOURS:g} hours and stopped trying.\n"
         f"Last error: {job.last_error}\n\nRetry it from the admin (Sync jobs, action 'Retry') once the cause is fixed.",
+        topic="Sync jobs given up",
         job_id=job.id,
         shipment_id=job.shipment_id,
     )

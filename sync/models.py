@@ -486,3 +486,33 @@ class RateLimitSlot(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class AlertState(models.TextChoices):
+    WAITING = "waiting", "Waiting for the next digest"
+    SENT = "sent", "Sent"
+
+
+class Alert(models.Model):
+    """Trouble worth a mail, gathered by subject: the scheduler sends one digest per subject and period."""
+
+    audience = models.CharField(max_length=20)  # "admins" or "logistics"
+    topic = models.CharField("subject", max_length=200)
+    count = models.PositiveIntegerField("times", default=0)
+    first_at = models.DateTimeField("first at", default=timezone.now)
+    last_at = models.DateTimeField("last at", default=timezone.now)
+    latest_subject = models.CharField("latest", max_length=300, blank=True)
+    latest_text = models.TextField(blank=True)
+    state = models.CharField(max_length=10, choices=AlertState.choices, default=AlertState.WAITING)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["audience", "topic"], condition=models.Q(state="waiting"), name="alert_one_waiting"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.topic

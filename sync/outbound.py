@@ -137,6 +137,7 @@ def _needs_review(shipment: Shipment, reason: str, *, notify: bool) -> Outcome:
             f"{reason}\n\nDelivery: {shipment.picking_name}\nSale order: {shipment.sale_order_name or '-'}\n"
             f"Customer: {shipment.partner_name or '-'}\n\nFix it in Odoo or in the portal, then use 'Retry' on the "
             "shipment in the portal's admin.",
+            topic="Deliveries need a look",
             shipment_id=shipment.id,
         )
     return Outcome.fail(reason)

@@ -24,6 +24,7 @@ def drain_jobs() -> dict:
 
 def dispatch_jobs() -> int:
     """Every minute: the safety net for lost doorbells, unmatched events and write-backs left without a job."""
+    from .alerts import alerts_send
     from .connection import aftership_probe_if_paused
     from .inbound import events_process, events_rematch, events_ring
     from .writeback import writebacks_ensure
@@ -33,6 +34,10 @@ def dispatch_jobs() -> int:
     if events_process().more:
         events_ring()
     writebacks_ensure()
+    try:
+        alerts_send()
+    except Exception:  # mail trouble never stops the dispatcher
+        logger.exception("could not send the alert digests")
     return jobs_dispatch()
 
 

@@ -77,6 +77,7 @@ def address_blocked_record(*, address: str, failures: int) -> AddressBlock:
         f"minutes; its requests are refused until {timezone.localtime(block.blocked_until):%Y-%m-%d %H:%M}.\n\n"
         "If this is AfterShip or your Odoo (after a token or secret changed), fix the setting, then lift the "
         "block in the admin (Blocked addresses).",
+        topic="Webhook addresses blocked",
         remote_addr=address,
     )
     return block

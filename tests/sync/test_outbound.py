@@ -8,6 +8,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from sync.alerts import alerts_send
 from sync.jobs import jobs_dispatch, jobs_drain
 from sync.models import CarrierMapping, JobAttempt, JobState, ServiceState, Shipment, ShipmentStatus, SyncJob
 from sync.pull import deliveries_intake
@@ -114,6 +115,8 @@ def test_an_invalid_tracking_number_is_flagged_with_aftershipss_reason(
     assert flagged.review_reason.startswith("AfterShip rejected tracking number N/A:")
     assert SyncJob.objects.get(shipment=flagged).state == JobState.FAILED
     assert Shipment.objects.get(tracking_number="4815162343").is_tracked  # the others go on
+    assert mail.outbox == []  # never from a drain thread: the scheduler sends the digest
+    alerts_send()
     assert [m.to for m in mail.outbox] == [["warehouse@example.com"]]
     assert "WH/OUT/00031" in mail.outbox[0].subject
 
@@ -200,6 +203,7 @@ def test_a_job_that_keeps_failing_past_its_expiry_is_given_up_with_an_alert(
     assert job.state == JobState.DEAD
     assert job.last_outcome == "Gave up after 1 attempts"
     assert "503" in job.last_error
+    alerts_send()
     assert mail.outbox and mail.outbox[0].to == ["ops@example.com"]
     assert "Gave up on create the aftership tracking for WH/OUT/00020" in mail.outbox[0].subject
 
@@ -219,6 +223,7 @@ def test_a_refused_api_key_pauses_outbound_calls_without_burning_attempts(
     assert [j.state for j in jobs] == [JobState.PENDING, JobState.PENDING]
     assert [j.attempts for j in jobs] == [0, 0]
     assert [r.status for r in aftership.requests_to("/tracking/2026-07")] == [401]  # stopped after the first 401
+    alerts_send()
     assert len(mail.outbox) == 1 and "paused" in mail.outbox[0].subject
 
     # While paused, nothing is claimed even when due; the dispatcher does not ring for it either.

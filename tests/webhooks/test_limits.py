@@ -89,6 +89,10 @@ def test_an_address_that_keeps_failing_is_blocked_without_reading_or_writing_any
     assert statuses == [401] * 5
     block = AddressBlock.objects.get()
     assert (block.address, block.failures) == ("203.0.113.9", 5)
+    from sync.alerts import alerts_send
+
+    assert mailoutbox == []  # not from the request: the scheduler mails the digest
+    alerts_send()
     assert "203.0.113.9 blocked" in mailoutbox[-1].subject
 
     with CaptureQueriesContext(connection) as queries:
