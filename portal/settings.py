@@ -337,6 +337,10 @@ SECURITY_LOG_RETENTION_DAYS = _int("SECURITY_LOG_RETENTION_DAYS", 90)
 RETENTION_DAYS = _int("RETENTION_DAYS", 180)
 if RETENTION_DAYS < 1:
     _invalid.append(f"RETENTION_DAYS={RETENTION_DAYS} (expected at least 1 day)")
+# The audit log (who changed a mapping or retried, resynced, purged...) is kept this long.
+AUDIT_RETENTION_DAYS = _int("AUDIT_RETENTION_DAYS", 730)
+if AUDIT_RETENTION_DAYS < 1:
+    _invalid.append(f"AUDIT_RETENTION_DAYS={AUDIT_RETENTION_DAYS} (expected at least 1 day)")
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES
 
 # Client-side rate limits per AfterShip endpoint (calls per second) and the plan's daily quota (0: none).

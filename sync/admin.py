@@ -6,23 +6,21 @@ import json
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
-from . import jobs
-from .carriers import courier_list_cached
-from .inbound import event_reprocess
+from .audit import Actor
+from .carriers import carrier_mapping_delete, carrier_mapping_save, courier_list_cached
 from .models import (
     Alert,
     ApiUsage,
+    AuditEntry,
     CarrierMapping,
     Checkpoint,
     JobAttempt,
-    JobKind,
     JobState,
     ServiceState,
     Shipment,
@@ -32,6 +30,7 @@ from .models import (
     SyncJob,
     TrackingEvent,
 )
+from .recovery import carriers_retry, events_reprocess, jobs_retry, shipments_resync, shipments_retry
 
 RESYNC_PERMISSION = "sync.resync_shipments"
 BODY_SHOWN = 200_000
@@ -149,15 +148,18 @@ class CarrierMappingAdmin(admin.ModelAdmin):
                 f"AfterShip's courier list has no '{obj.slug}'. Check the slug on "
                 "https://www.aftership.com/couriers; parcels would fall back to courier detection.",
             )
-        super().save_model(request, obj, form, change)
+        carrier_mapping_save(mapping=obj, actor=Actor.from_request(request))
+
+    def delete_model(self, request, obj):
+        carrier_mapping_delete(mapping=obj, actor=Actor.from_request(request))
+
+    def delete_queryset(self, request, queryset):
+        for mapping in queryset:
+            carrier_mapping_delete(mapping=mapping, actor=Actor.from_request(request))
 
     @admin.action(description="Retry the parcels of these carriers that need review", permissions=["resync"])
     def retry_parcels(self, request, queryset):
-        retried = 0
-        for job in SyncJob.objects.filter(
-            kind=JobKind.CREATE_TRACKING, shipment__carrier__in=queryset, state__in=[JobState.FAILED, JobState.DEAD]
-        ):
-            retried += jobs.job_retry(job, reason=f"Retried by {request.user} after a carrier mapping change")
+        retried = carriers_retry(carriers=queryset, actor=Actor.from_request(request))
         self.message_user(request, ngettext("%d parcel queued again.", "%d parcels queued again.", retried) % retried)
 
     def has_resync_permission(self, request):
@@ -240,25 +242,17 @@ class ShipmentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry creating the AfterShip tracking", permissions=["resync"])
     def retry_tracking(self, request, queryset):
-        retried = 0
-        with transaction.atomic():
-            for shipment in queryset.filter(aftership_id=""):
-                job = (
-                    shipment.jobs.filter(kind=JobKind.CREATE_TRACKING)
-                    .exclude(state__in=[JobState.PENDING, JobState.RUNNING])
-                    .order_by("-created_at")
-                    .first()
-                )
-                if job is not None and jobs.job_retry(job, reason=f"Retried by {request.user}"):
-                    retried += 1
+        retried = shipments_retry(shipments=queryset.filter(aftership_id=""), actor=Actor.from_request(request))
         self.message_user(request, ngettext("%d parcel queued again.", "%d parcels queued again.", retried) % retried)
 
     @admin.action(description="Resync from Odoo (re-read the delivery)", permissions=["resync"])
     def resync_from_odoo(self, request, queryset):
-        picking_ids = sorted(set(queryset.values_list("picking_id", flat=True)))
-        for picking_id in picking_ids:
-            jobs.job_enqueue_picking_sync(picking_id)
-        self.message_user(request, f"{len(picking_ids)} deliveries will be read again from Odoo.")
+        count = shipments_resync(shipments=queryset, actor=Actor.from_request(request))
+        self.message_user(
+            request,
+            ngettext("%d delivery will be read again from Odoo.", "%d deliveries will be read again from Odoo.", count)
+            % count,
+        )
 
     def has_resync_permission(self, request):
         return request.user.has_perm(RESYNC_PERMISSION)
@@ -334,7 +328,7 @@ class SyncJobAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Retry the selected failed or abandoned jobs", permissions=["resync"])
     def retry_jobs(self, request, queryset):
-        retried = sum(jobs.job_retry(job, reason=f"Retried by {request.user}") for job in queryset)
+        retried = jobs_retry(jobs=queryset, actor=Actor.from_request(request))
         skipped = queryset.count() - retried
         self.message_user(request, f"{retried} jobs queued again; {skipped} were not failed or abandoned.")
 
@@ -379,7 +373,9 @@ class TrackingEventAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Reprocess the selected events (failed, unmatched or ignored)", permissions=["resync"])
     def reprocess(self, request, queryset):
-        queued = sum(event_reprocess(event=event) for event in queryset.exclude(state__in=["rejected", "received"]))
+        queued = events_reprocess(
+            events=queryset.exclude(state__in=["rejected", "received"]), actor=Actor.from_request(request)
+        )
         self.message_user(
             request,
             ngettext("%d event queued to be applied again.", "%d events queued to be applied again.", queued) % queued,
@@ -449,7 +445,7 @@ class ServiceStateAdmin(ReadOnlyAdmin):
 
         results = []
         for name, probe in (("Odoo", odoo_probe), ("AfterShip", aftership_probe)):
-            result = probe()
+            result = probe(actor=Actor.from_request(request))
             results.append({"name": name, "ok": result.ok, "message": result.message, "ms": result.ms})
         context = {**self.admin_site.each_context(request), "results": results, "title": "Test connections"}
         return TemplateResponse(request, "admin/sync/connections.html", context)
@@ -471,3 +467,32 @@ class AlertAdmin(ReadOnlyAdmin):
     search_fields = ["topic", "latest_subject"]
     readonly_fields = [f.name for f in Alert._meta.fields]
     show_full_result_count = False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    """Who changed a carrier mapping or took a manual action, from the admin or a command."""
+
+    list_display = ["at", "actor", "via", "action", "target", "change"]
+    list_filter = ["action", "via", "actor"]
+    search_fields = ["actor", "target", "=object_id"]
+    date_hierarchy = "at"
+    show_full_result_count = False
+    fields = ["at", "actor", "via", "action", "target", "change", "detail"]
+    readonly_fields = fields
+
+    @admin.display(description="before → after")
+    def change(self, obj):
+        before, after = obj.before or {}, obj.after or {}
+        if not isinstance(before, dict) or not isinstance(after, dict):
+            return f"{before} → {after}"
+        parts = []
+        for key in [*before, *(k for k in after if k not in before)]:
+            old, new = before.get(key, "—"), after.get(key, "—")
+            parts.append(f"{key}: {_short(old)} → {_short(new)}" if key in before else f"{key}: {_short(new)}")
+        return "; ".join(parts)
+
+
+def _short(value) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 120 else text[:119] + "…"

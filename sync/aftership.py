@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from django.conf import settings
@@ -86,10 +87,15 @@ class AfterShipRequestError(AfterShipError):
     """Any other refusal (bad field values, forbidden by the plan, not found)."""
 
 
+class TrackingNotFound(AfterShipRequestError):
+    """4004 (HTTP 404): no such tracking (deleted, or expired after 120 days)."""
+
+
 _ERRORS_BY_CODE: dict[int, type[AfterShipError]] = {
     401: AfterShipAuthError,
     429: AfterShipRateLimited,
     4003: TrackingAlreadyExists,
+    4004: TrackingNotFound,
     4005: InvalidTrackingNumber,
     4017: InvalidTrackingNumber,
     4010: InvalidSlug,
@@ -148,6 +154,10 @@ class AfterShipClient:
         if slug:
             matches = [t for t in matches if t.get("slug") == slug] or matches
         return matches[0] if matches else None
+
+    def delete_tracking(self, tracking_id: str) -> dict:
+        """DELETE /trackings/{id}; returns the deleted tracking."""
+        return self._call("delete_tracking", "DELETE", f"/trackings/{quote(tracking_id, safe='')}")
 
     def list_trackings(self, **params: Any) -> dict:
         return self._call("list_trackings", "GET", "/trackings", params=params)

@@ -8,7 +8,8 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
 from .aftership import AfterShipClient
-from .models import CarrierMapping
+from .audit import Actor, audit_changes, audit_record, audit_snapshot
+from .models import AuditAction, CarrierMapping
 
 logger = logging.getLogger(__name__)
 
@@ -54,3 +55,42 @@ def carrier_mappings_ensure(carriers: dict[int, str]) -> dict[int, CarrierMappin
         except IntegrityError:
             mappings[carrier_id] = CarrierMapping.objects.get(odoo_carrier_id=carrier_id)
     return mappings
+
+
+# What a person may change on a mapping, and what the audit log keeps of it.
+MAPPING_AUDITED = [
+    "odoo_carrier_name",
+    "slug",
+    "enabled",
+    "custom_fields",
+    "send_customer_email",
+    "send_customer_phone",
+]
+
+
+def carrier_mapping_save(*, mapping: CarrierMapping, actor: Actor) -> None:
+    """Save a mapping edited by a person, and record what changed (nothing is recorded if nothing did)."""
+    previous = CarrierMapping.objects.filter(pk=mapping.pk).first() if mapping.pk else None
+    before = audit_snapshot(previous, MAPPING_AUDITED) if previous else {}
+    with transaction.atomic():
+        mapping.save()
+        audit_changes(
+            actor=actor,
+            action=AuditAction.MAPPING_CHANGED if previous else AuditAction.MAPPING_ADDED,
+            obj=mapping,
+            before=before,
+            fields=MAPPING_AUDITED,
+            target=f"Carrier {mapping.odoo_carrier_name}",
+        )
+
+
+def carrier_mapping_delete(*, mapping: CarrierMapping, actor: Actor) -> None:
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=AuditAction.MAPPING_DELETED,
+            obj=mapping,
+            target=f"Carrier {mapping.odoo_carrier_name}",
+            before=audit_snapshot(mapping, MAPPING_AUDITED),
+        )
+        mapping.delete()

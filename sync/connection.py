@@ -7,9 +7,10 @@ import time
 from dataclasses import dataclass
 
 from .aftership import AfterShipAuthError, AfterShipError
+from .audit import Actor, audit_record
 from .clients import aftership_client, odoo_client
 from .health import service_error, service_pause, service_resume, service_state
-from .models import ServiceState
+from .models import AuditAction, ServiceState
 from .odoo import OdooAuthError, OdooError
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,21 @@ class ProbeResult:
     ms: int = 0
 
 
-def odoo_probe() -> ProbeResult:
+def _resume(service: str, actor: Actor | None) -> bool:
+    """Lift a credentials pause; a person's check that lifts one is recorded in the audit log."""
+    resumed = service_resume(service)
+    if resumed and actor is not None:
+        audit_record(
+            actor=actor,
+            action=AuditAction.RESUME,
+            target=dict(ServiceState.SERVICES)[service],
+            before={"credentials accepted": False},
+            after={"credentials accepted": True},
+        )
+    return resumed
+
+
+def odoo_probe(*, actor: Actor | None = None) -> ProbeResult:
     started = time.monotonic()
     try:
         with odoo_client() as client:
@@ -35,12 +50,12 @@ def odoo_probe() -> ProbeResult:
     except OdooError as exc:
         service_error(ServiceState.ODOO, str(exc))
         return ProbeResult("odoo", False, f"Odoo is not reachable: {exc.message}")
-    service_resume(ServiceState.ODOO)
+    _resume(ServiceState.ODOO, actor)
     ms = int((time.monotonic() - started) * 1000)
     return ProbeResult("odoo", True, f"Connected to Odoo {version} as user #{uid}", ms)
 
 
-def aftership_probe() -> ProbeResult:
+def aftership_probe(*, actor: Actor | None = None) -> ProbeResult:
     started = time.monotonic()
     client = aftership_client()
     try:
@@ -53,7 +68,7 @@ def aftership_probe() -> ProbeResult:
         return ProbeResult("aftership", False, f"AfterShip is not reachable: {exc.message}")
     finally:
         client.close()
-    service_resume(ServiceState.AFTERSHIP)
+    _resume(ServiceState.AFTERSHIP, actor)
     ms = int((time.monotonic() - started) * 1000)
     return ProbeResult("aftership", True, f"Connected to AfterShip; {len(couriers)} couriers active on the account", ms)
 
@@ -75,15 +90,15 @@ class CheckLine:
     advice: str = ""
 
 
-def connections_check() -> list[CheckLine]:
+def connections_check(*, actor: Actor | None = None) -> list[CheckLine]:
     """Each thing the portal needs from Odoo and AfterShip, one line each, with what to do when it fails.
 
     Changes nothing, except that a service paused for refused credentials is resumed when they work.
     """
-    return [*_odoo_lines(), *_aftership_lines()]
+    return [*_odoo_lines(actor), *_aftership_lines(actor)]
 
 
-def _odoo_lines() -> list[CheckLine]:
+def _odoo_lines(actor: Actor | None) -> list[CheckLine]:
     from django.conf import settings
 
     lines: list[CheckLine] = []
@@ -103,7 +118,7 @@ def _odoo_lines() -> list[CheckLine]:
                     )
                 )
                 return lines
-            if service_resume(ServiceState.ODOO):
+            if _resume(ServiceState.ODOO, actor):
                 lines.append(CheckLine(True, "Odoo login", f"user #{uid}; write-backs resumed"))
             else:
                 lines.append(CheckLine(True, "Odoo login", f"as {settings.ODOO_USERNAME} (user #{uid})"))
@@ -132,7 +147,7 @@ def _odoo_lines() -> list[CheckLine]:
     return lines
 
 
-def _aftership_lines() -> list[CheckLine]:
+def _aftership_lines(actor: Actor | None) -> list[CheckLine]:
     from django.conf import settings
     from django.db.models import Sum
     from django.utils import timezone
@@ -150,7 +165,7 @@ def _aftership_lines() -> list[CheckLine]:
         ]
     finally:
         client.close()
-    resumed = service_resume(ServiceState.AFTERSHIP)
+    resumed = _resume(ServiceState.AFTERSHIP, actor)
     lines = [
         CheckLine(True, "AfterShip API key", "accepted; trackings resumed" if resumed else "accepted"),
         CheckLine(

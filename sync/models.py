@@ -155,6 +155,12 @@ class Shipment(models.Model):
     odoo_validated_at = models.DateTimeField("validated in Odoo", null=True, blank=True)
     odoo_write_date = models.DateTimeField(null=True, blank=True)
     tracked_at = models.DateTimeField("tracking created at", null=True, blank=True)
+    aftership_deleted_at = models.DateTimeField(
+        "tracking deleted from AfterShip at",
+        null=True,
+        blank=True,
+        help_text="Set by `manage.py purge --aftership` once the parcel was completed before the retention date.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -516,3 +522,50 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return self.topic
+
+
+class AuditAction(models.TextChoices):
+    MAPPING_ADDED = "mapping_added", "Carrier mapping added"
+    MAPPING_CHANGED = "mapping_changed", "Carrier mapping changed"
+    MAPPING_DELETED = "mapping_deleted", "Carrier mapping deleted"
+    RETRY = "retry", "Job retried"
+    RESYNC = "resync", "Resynced from Odoo"
+    REPROCESS = "reprocess", "Webhook event reprocessed"
+    PURGE = "purge", "Old records purged"
+    UNBLOCK = "unblock", "Address unblocked"
+    RESUME = "resume", "Connection resumed"
+
+
+class AuditVia(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    COMMAND = "command", "Command"
+
+
+class AuditEntry(models.Model):
+    """Who changed the configuration or took a manual action, when, from where, and what it was before and after.
+
+    Written by the services the admin and the commands call; never edited, kept AUDIT_RETENTION_DAYS.
+    """
+
+    at = models.DateTimeField("when", default=timezone.now)
+    actor = models.CharField("who", max_length=150)
+    via = models.CharField("from", max_length=10, choices=AuditVia.choices)
+    action = models.CharField("what", max_length=20, choices=AuditAction.choices)
+    target = models.CharField("on", max_length=300, blank=True)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=40, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit log"
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["-at", "-id"], name="audit_at"),
+            models.Index(fields=["object_type", "object_id"], name="audit_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor}: {self.get_action_display()} {self.target}".strip()

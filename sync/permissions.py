@@ -18,9 +18,10 @@ _VIEW = [
     "view_servicestate",
     "view_synccursor",
     "view_statuschange",
+    "view_auditentry",
 ]
 # The intake's security records: integration admins only (addresses of callers, refused requests).
-_SECURITY = ["webhooks.view_securityevent", "webhooks.view_addressblock"]
+_SECURITY = ["webhooks.view_securityevent", "webhooks.view_addressblock", "view_alert"]
 ROLES = {
     # Map Odoo carriers to AfterShip couriers and see how parcels are doing.
     LOGISTICS_MANAGERS: [*_VIEW, "change_carriermapping"],

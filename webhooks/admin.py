@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import ngettext
 
+from sync.audit import Actor
+
 from .models import AddressBlock, SecurityEvent
 from .refusals import address_unblock
 
@@ -43,7 +45,7 @@ class AddressBlockAdmin(admin.ModelAdmin):
 
     @admin.action(description="Lift the block of the selected addresses", permissions=["lift"])
     def lift(self, request, queryset):
-        lifted = sum(address_unblock(block=block, by=str(request.user)) for block in queryset)
+        lifted = sum(address_unblock(block=block, actor=Actor.from_request(request)) for block in queryset)
         self.message_user(request, ngettext("%d block lifted.", "%d blocks lifted.", lifted) % lifted)
 
     def has_lift_permission(self, request):

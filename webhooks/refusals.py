@@ -15,6 +15,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from sync.audit import Actor, audit_record
+from sync.models import AuditAction
+
 from .models import AUTHENTICATION_FAILURES, AddressBlock, SecurityEvent
 from .security import address_block_end, address_block_start, address_failure_count
 
@@ -83,12 +86,23 @@ def address_blocked_record(*, address: str, failures: int) -> AddressBlock:
     return block
 
 
-def address_unblock(*, block: AddressBlock, by: str) -> bool:
-    """Lift a block now (the address may call again); False if it had already ended or been lifted."""
+def address_unblock(*, block: AddressBlock, actor: Actor) -> bool:
+    """Lift a block now (the address may call again); False if it had already been lifted."""
     address_block_end(block.address)
-    return bool(
-        AddressBlock.objects.filter(pk=block.pk, lifted_at__isnull=True).update(lifted_at=timezone.now(), lifted_by=by)
-    )
+    with transaction.atomic():
+        lifted = AddressBlock.objects.filter(pk=block.pk, lifted_at__isnull=True).update(
+            lifted_at=timezone.now(), lifted_by=actor.name[:150]
+        )
+        if lifted:
+            audit_record(
+                actor=actor,
+                action=AuditAction.UNBLOCK,
+                obj=block,
+                target=f"Address {block.address}",
+                before={"blocked_until": block.blocked_until, "failures": block.failures},
+                after={"lifted": True},
+            )
+    return bool(lifted)
 
 
 def security_log_purge(*, now=None, dry_run: bool = False) -> int:

@@ -14,9 +14,10 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
+        from sync.audit import Actor
         from sync.connection import connections_check
 
-        lines = connections_check()
+        lines = connections_check(actor=Actor.from_command("check_connections"))
         width = max(len(line.what) for line in lines)
         for line in lines:
             text = f"{'ok  ' if line.ok else 'FAIL'}  {line.what:<{width}}  {line.detail}"

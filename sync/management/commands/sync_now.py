@@ -63,6 +63,8 @@ class Command(BaseCommand):
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
             pull = self._pull(since, until, orders, pickings)
+            if since or until or orders or pickings:
+                self._audit(since, until, orders, pickings, pull)
             drain = self._drain(options["threads"], stop)
         finally:
             signal.signal(signal.SIGTERM, previous)
@@ -91,6 +93,28 @@ class Command(BaseCommand):
         for error in stats.errors:
             self.stderr.write(self.style.WARNING(error))
         return stats
+
+    def _audit(self, since, until, orders, pickings, pull: PullStats) -> None:
+        from sync.audit import Actor, audit_record
+        from sync.models import AuditAction
+
+        scope = [
+            *([f"validated since {since:%Y-%m-%d %H:%M}"] if since else []),
+            *([f"validated before {until:%Y-%m-%d %H:%M}"] if until else []),
+            *([f"of orders {', '.join(orders)}"] if orders else []),
+            *([f"named {', '.join(pickings)}"] if pickings else []),
+        ]
+        audit_record(
+            actor=Actor.from_command("sync_now"),
+            action=AuditAction.RESYNC,
+            target=("Deliveries " + "; ".join(scope))[:300],
+            after={
+                "deliveries read": pull.pickings,
+                "new parcels": pull.shipments_new,
+                "trackings queued": pull.jobs_queued,
+                "errors": len(pull.errors),
+            },
+        )
 
     def _drain(self, threads: int, stop: threading.Event) -> DrainStats:
         self.stdout.write("Sending trackings to AfterShip ...")
