@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -438,16 +439,20 @@ class ServiceStateAdmin(ReadOnlyAdmin):
         return [path("test/", view, name="sync_test_connections"), *super().get_urls()]
 
     def test_connections(self, request):
-        """Call Odoo and AfterShip once each with the portal's credentials (GET shows, POST repeats)."""
+        """The checks of `manage.py check_connections`, with what to do about each failure (GET shows, POST repeats)."""
         if not request.user.has_perm(RESYNC_PERMISSION):
             raise PermissionDenied
-        from .connection import aftership_probe, odoo_probe
+        from .connection import connections_check
 
-        results = []
-        for name, probe in (("Odoo", odoo_probe), ("AfterShip", aftership_probe)):
-            result = probe(actor=Actor.from_request(request))
-            results.append({"name": name, "ok": result.ok, "message": result.message, "ms": result.ms})
-        context = {**self.admin_site.each_context(request), "results": results, "title": "Test connections"}
+        started = time.monotonic()
+        lines = connections_check(actor=Actor.from_request(request))
+        context = {
+            **self.admin_site.each_context(request),
+            "lines": lines,
+            "failed": sum(not line.ok for line in lines),
+            "ms": int((time.monotonic() - started) * 1000),
+            "title": "Test connections",
+        }
         return TemplateResponse(request, "admin/sync/connections.html", context)
 
 

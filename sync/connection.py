@@ -12,6 +12,7 @@ from .clients import aftership_client, odoo_client
 from .health import service_error, service_pause, service_resume, service_state
 from .models import AuditAction, ServiceState
 from .odoo import OdooAuthError, OdooError
+from .odoo_rights import odoo_rights_check
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def _resume(service: str, actor: Actor | None) -> bool:
     return resumed
 
 
-def odoo_probe(*, actor: Actor | None = None) -> ProbeResult:
+def odoo_probe() -> ProbeResult:
     started = time.monotonic()
     try:
         with odoo_client() as client:
@@ -50,12 +51,12 @@ def odoo_probe(*, actor: Actor | None = None) -> ProbeResult:
     except OdooError as exc:
         service_error(ServiceState.ODOO, str(exc))
         return ProbeResult("odoo", False, f"Odoo is not reachable: {exc.message}")
-    _resume(ServiceState.ODOO, actor)
+    service_resume(ServiceState.ODOO)
     ms = int((time.monotonic() - started) * 1000)
     return ProbeResult("odoo", True, f"Connected to Odoo {version} as user #{uid}", ms)
 
 
-def aftership_probe(*, actor: Actor | None = None) -> ProbeResult:
+def aftership_probe() -> ProbeResult:
     started = time.monotonic()
     client = aftership_client()
     try:
@@ -68,7 +69,7 @@ def aftership_probe(*, actor: Actor | None = None) -> ProbeResult:
         return ProbeResult("aftership", False, f"AfterShip is not reachable: {exc.message}")
     finally:
         client.close()
-    _resume(ServiceState.AFTERSHIP, actor)
+    service_resume(ServiceState.AFTERSHIP)
     ms = int((time.monotonic() - started) * 1000)
     return ProbeResult("aftership", True, f"Connected to AfterShip; {len(couriers)} couriers active on the account", ms)
 
@@ -104,7 +105,8 @@ def _odoo_lines(actor: Actor | None) -> list[CheckLine]:
     lines: list[CheckLine] = []
     try:
         with odoo_client() as client:
-            version = client.version().get("server_version", "?")
+            version_info = client.version()
+            version = version_info.get("server_version", "?")
             lines.append(CheckLine(True, "Odoo reachable", f"Odoo {version} at {client.config.url}"))
             try:
                 uid = client.uid(fresh=True)
@@ -122,6 +124,12 @@ def _odoo_lines(actor: Actor | None) -> list[CheckLine]:
                 lines.append(CheckLine(True, "Odoo login", f"user #{uid}; write-backs resumed"))
             else:
                 lines.append(CheckLine(True, "Odoo login", f"as {settings.ODOO_USERNAME} (user #{uid})"))
+            lines += [
+                CheckLine(check.ok, check.what, check.detail, check.advice)
+                for check in odoo_rights_check(
+                    client=client, uid=uid, login=settings.ODOO_USERNAME, version_major=_major(version_info)
+                )
+            ]
             wanted = {name for name in settings.ODOO_WRITEBACK_FIELDS.values() if name}
             if settings.ODOO_WRITEBACK and wanted:
                 present = set(client.fields_get("stock.picking", sorted(wanted), attributes=["type"]))
@@ -145,6 +153,14 @@ def _odoo_lines(actor: Actor | None) -> list[CheckLine]:
             CheckLine(False, "Odoo reachable", exc.message, "Check ODOO_URL, and that Odoo answers from this machine.")
         )
     return lines
+
+
+def _major(version: dict) -> int:
+    info = version.get("server_version_info") or []
+    try:
+        return int(info[0])
+    except (IndexError, TypeError, ValueError):
+        return 18
 
 
 def _aftership_lines(actor: Actor | None) -> list[CheckLine]:

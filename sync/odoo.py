@@ -283,8 +283,19 @@ _JSON2_POSITIONAL = {
     "create": ["vals_list"],
     "fields_get": ["allfields", "attributes"],
     "unlink": [],
+    "has_access": ["operation"],
+    "has_group": ["group_ext_id"],
 }
-_JSON2_RECORD_METHODS = {"read", "write", "unlink", "message_post", "activity_schedule", "button_validate"}
+_JSON2_RECORD_METHODS = {
+    "read",
+    "write",
+    "unlink",
+    "message_post",
+    "activity_schedule",
+    "button_validate",
+    "has_access",
+    "has_group",
+}
 
 
 class Json2Transport(_Transport):
@@ -423,6 +434,17 @@ class OdooClient:
 
     def write(self, model: str, ids: list[int], values: dict) -> bool:
         return self.call(model, "write", ids, values)
+
+    def has_access(self, model: str, operation: str, *, before_18: bool = False) -> bool:
+        """Whether the integration user may `operation` (read, write, create, unlink) on `model`, by its
+        access rights. Odoo 18 and later answer `has_access` on an empty recordset; Odoo 17 only knows
+        `check_access_rights(raise_exception=False)`."""
+        if before_18:
+            return bool(self.call(model, "check_access_rights", operation, raise_exception=False))
+        return bool(self.call(model, "has_access", [], operation))
+
+    def has_group(self, uid: int, group_xmlid: str) -> bool:
+        return bool(self.call("res.users", "has_group", [uid], group_xmlid))
 
     def fields_get(self, model: str, names: list[str] | None = None, attributes: list[str] | None = None) -> dict:
         kwargs: dict[str, Any] = {"attributes": attributes or ["type", "string"]}

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .errors import UserError, frames
+from .errors import UserError, frames, odoo_error
 from .orm import (
     EVERYONE,
     INTERNAL,
@@ -72,6 +72,14 @@ class ResUsers(BaseModel):
         F("tz", "char", "Timezone"),
         F("lang", "char", "Language", default="en_US"),
     )
+
+    def has_group(self, group_ext_id):
+        """Whether this user is in the group, implied groups included (recorded in transcript 72; the
+        singleton check and the fully-qualified xmlid rule are read from Odoo 18's `res.users.has_group`)."""
+        self.ensure_one()
+        if not isinstance(group_ext_id, str) or "." not in group_ext_id:
+            raise odoo_error(ValueError("External ID must be fully qualified"))
+        return group_ext_id in self.env.sim.user_groups(self._ids[0])
 
     @api_model
     def context_get(self):

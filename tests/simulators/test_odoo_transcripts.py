@@ -29,7 +29,7 @@ TRANSCRIPTS = Path(
     os.environ.get("ODOO_TRANSCRIPTS_DIR") or Path(__file__).resolve().parents[2] / "simulators/odoo/transcripts"
 )
 FILES = sorted(p.name for p in TRANSCRIPTS.glob("[0-9][0-9]_*.json"))
-REPLAYED = [name for name in FILES if int(name[:2]) <= 61 or 65 <= int(name[:2]) <= 68]
+REPLAYED = [name for name in FILES if int(name[:2]) <= 61 or 65 <= int(name[:2]) <= 72]
 RECORDED_HOOK_URL = "http://127.0.0.1:9999/odoo/webhook/stock-picking"
 
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
@@ -185,7 +185,7 @@ def test_transcript(world, name):
 
 
 def test_replay_covers_every_request_transcript():
-    assert len(FILES) == 68
+    assert len(FILES) == 72
     assert [n for n in FILES if n not in REPLAYED] == [
         "62_automation_webhook.json",
         "63_automation_webhook_slow_receiver.json",

@@ -79,3 +79,45 @@ def test_a_check_that_succeeds_lifts_a_credentials_pause(odoo, aftership, settin
     assert code == 0, out
     assert "accepted; trackings resumed" in out
     assert service_state(ServiceState.AFTERSHIP).credentials_ok
+
+
+def test_the_integration_users_rights_are_checked_with_the_group_that_grants_each(odoo, aftership, settings):
+    settings.ODOO_NOTIFY_CUSTOMER = True
+    settings.ODOO_WRITEBACK_FIELDS = {"status": "x_aftership_status"}
+    code, out, _ = run()
+    assert code == 0, out
+    for what in (
+        "Odoo right to read validated deliveries",
+        "Odoo right to post notes and write fields on delivery orders",
+        "Odoo right to schedule activities for parcels in trouble",
+        "Odoo right to message customers on their sale orders",
+        "Odoo right to read every sale order",
+    ):
+        assert f"ok    {what}" in out
+
+    # An integration user who is an internal user without Inventory or Sales rights.
+    odoo.set_groups(8, ["base.group_user"])
+    code, out, err = run()
+
+    assert code == 1
+    assert "FAIL  Odoo right to read validated deliveries" in out
+    assert "read on stock.picking is not allowed" in out
+    assert "In Odoo, add aftership-bot to the group 'Inventory / User' (Settings > Users)." in out
+    assert "FAIL  Odoo right to read sale orders" in out
+    assert "FAIL  Odoo right to read every sale order" in out
+    assert "ok    Odoo right to read the customers' delivery addresses" in out
+    assert "ok    Odoo right to schedule activities for parcels in trouble" in out  # any internal user may
+    assert "5 of" in err and "checks failed." in err
+
+
+def test_a_salesman_of_own_orders_passes_the_access_rights_but_not_every_order(odoo, aftership, settings):
+    settings.ODOO_WRITEBACK_FIELDS = {"status": "x_aftership_status"}
+    odoo.set_groups(8, ["stock.group_stock_user", "sales_team.group_sale_salesman"])
+
+    code, out, err = run()
+
+    assert code == 1
+    assert "ok    Odoo right to read sale orders" in out  # the model's access rights pass ...
+    assert "FAIL  Odoo right to read every sale order" in out  # ... record rules hide other salespeople's orders
+    assert "orders of other salespeople stay unread" in out
+    assert "1 of" in err

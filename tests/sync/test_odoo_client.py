@@ -205,3 +205,16 @@ def test_the_simulator_charges_a_login_the_cpu_of_odoos_password_hash():
         client.search_read("stock.picking", DONE_OUTGOING, ["name"], limit=1)  # checked key: no hashing
 
         assert spent > 0 and sim.cpu_seconds_hashing == spent
+
+
+def test_rights_are_asked_the_way_each_odoo_version_answers(odoo, odoo19):
+    """Odoo 18 and 19: has_access on an empty recordset; Odoo 17: check_access_rights without raising."""
+    for client in (client_for(odoo), client_for(odoo19, protocol="json2")):
+        assert client.has_access("stock.picking", "write") is True
+        assert client.has_access("res.country", "write") is False
+        assert client.has_group(8, "stock.group_stock_user") is True
+        assert client.has_group(8, "base.group_system") is False
+    legacy = client_for(odoo)
+    assert legacy.has_access("mail.activity", "create", before_18=True) is True
+    assert legacy.has_access("res.country", "write", before_18=True) is False
+    assert odoo.rpc_log[-1].method == "check_access_rights"
