@@ -182,12 +182,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5, help="bare and genuine rounds, interleaved")
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/shiptrack_bench_intake")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
+    parser.add_argument(
+        "--apply-after",
+        action="store_true",
+        help="start the qcluster only after the intake rounds (as when the workers run on their own machines)",
+    )
     args = parser.parse_args(argv)
     env = _environment(args)
     print(
         f"{args.webhooks} webhooks in {args.rounds} rounds, {args.connections} connections (wrk); "
         "gunicorn 2 workers (gunicorn.conf.py), "
-        "PostgreSQL, Redis, one qcluster",
+        "PostgreSQL, Redis, one qcluster" + (" started after the intake rounds" if args.apply_after else ""),
         flush=True,
     )
     _fresh(args, env)
@@ -203,14 +208,18 @@ def main(argv: list[str] | None = None) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+
+    def start_worker() -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    worker = None if args.apply_after else start_worker()
     work = Path(tempfile.mkdtemp(prefix="shiptrack-intake-"))
     endpoint = f"/aftership/webhook/tracking?token={TOKEN}"
     per_round = args.webhooks // args.rounds
@@ -228,6 +237,8 @@ def main(argv: list[str] | None = None) -> None:
             bare.append(_wrk(url, bare_file, args.connections))
             genuine.append(_wrk(url, genuine_file, args.connections))
         acknowledged = sum(figures["requests"] - figures["non_2xx"] for figures in genuine)
+        if worker is None:
+            worker = start_worker()
         deadline = time.monotonic() + 600
         while True:  # every stored event applied (wrk's last requests in flight are stored, not counted)
             stored, applied = (int(x) for x in _sql(env, STORED_APPLIED).split())
@@ -266,9 +277,10 @@ def main(argv: list[str] | None = None) -> None:
             f"then blocked ({blocks} block); {forged['non_2xx'] - counted} refused from the block alone"
         )
     finally:
-        for process in (web, worker):
+        running = [process for process in (web, worker) if process is not None]
+        for process in running:
             process.send_signal(signal.SIGTERM)
-        for process in (web, worker):
+        for process in running:
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -95,6 +95,13 @@ def _news_at(payload: dict, msg: dict) -> datetime | None:
 # -- intake ------------------------------------------------------------------------------------------
 def event_record(*, body: bytes, headers: dict[str, str], remote_addr: str | None, signature: str) -> TrackingEvent:
     """Store a webhook delivery exactly as received, with the outcome of its authentication, in one insert."""
+    event = event_build(body=body, headers=headers, remote_addr=remote_addr, signature=signature)
+    event_insert(event=event)
+    return event
+
+
+def event_build(*, body: bytes, headers: dict[str, str], remote_addr: str | None, signature: str) -> TrackingEvent:
+    """The event a webhook delivery becomes (not saved), indexed when its signature was good."""
     kept = {k: _text(v, 500) for k, v in ((k.lower(), v) for k, v in headers.items()) if k in KEPT_HEADERS}
     accepted = signature in (SignatureResult.VALID, SignatureResult.VALID_PREVIOUS)
     event = TrackingEvent(
@@ -107,21 +114,25 @@ def event_record(*, body: bytes, headers: dict[str, str], remote_addr: str | Non
     )
     if accepted:
         _index(event)
+    return event
+
+
+def event_insert(*, event: TrackingEvent) -> None:
+    """Insert one built event; when what was read out of its body does not fit the database, keep the raw
+    delivery all the same, marked failed with the reason."""
     try:
         # One INSERT in autocommit (a savepoint only inside a caller's transaction, which a failure
         # would otherwise leave aborted on PostgreSQL).
         with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
             event.save(force_insert=True)
     except DatabaseError as exc:
-        # Something read out of the body does not fit the database: keep the raw delivery all the same.
         event.pk = None
         for name in ("kind", "event_id", "tracking_number", "slug", "tag"):
             setattr(event, name, "")
         event.news_at = None
-        event.state = EventState.FAILED if accepted else event.state
+        event.state = EventState.FAILED if event.state == EventState.RECEIVED else event.state
         event.error = _text(f"The body could not be indexed: {exc}", 2000)
         event.save(force_insert=True)
-    return event
 
 
 def _index(event: TrackingEvent) -> None:

@@ -11,6 +11,7 @@ import hmac
 import ipaddress
 import logging
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
@@ -108,26 +109,65 @@ def address_block_end(address: str) -> None:
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+def _rate_window(scope: str, address: str) -> tuple[str, int, int, float]:
+    """This request's counter key, the limit, the window's length and the seconds left in it."""
+    number, period = settings.WEBHOOK_THROTTLE_RATE.split("/")
+    duration = _PERIODS[period[0]]
+    now = time.time()
+    window = int(now // duration)
+    return f"shiptrack:webhook-rate:{scope}:{address}:{window}", int(number), duration, (window + 1) * duration - now
+
+
+@dataclass(frozen=True)
+class Screen:
+    """What the cache says of a caller: blocked or not, and this request's number in its rate window."""
+
+    blocked: bool
+    count: int
+
+
+def address_screen(*, address: str, scope: str) -> Screen:
+    """Read the block and count this request against the rate in one round trip to Redis (two calls on
+    other caches). Every request to an endpoint is counted, refused or not; only authenticated ones can be
+    throttled. When the cache does not answer, nobody is blocked or throttled: the token and signature
+    still decide."""
+    from django.core.cache import caches
+
+    from portal.cache import DjangoRedisCache
+
+    rate_key, _, duration, _ = _rate_window(scope, address)
+    backend = caches["default"]
+    try:
+        if isinstance(backend, DjangoRedisCache):
+            block_key = backend.make_and_validate_key(_block_key(address))
+            counter = backend.make_and_validate_key(rate_key)
+            pipeline = backend._cache.get_client(counter, write=True).pipeline(transaction=False)
+            pipeline.exists(block_key)
+            pipeline.set(counter, 0, ex=duration + 1, nx=True)  # the window starts with the first count
+            pipeline.incr(counter)
+            blocked, _, count = pipeline.execute()
+            return Screen(bool(address) and bool(blocked), count)
+        return Screen(address_blocked(address), cache_count(rate_key, timeout=duration + 1))
+    except Exception:
+        logger.exception("the cache is not answering; block and rate not checked")
+        return Screen(False, 0)
+
+
 class AddressRateThrottle(BaseThrottle):
     """WEBHOOK_THROTTLE_RATE per client address, counted in fixed windows in the shared cache.
 
     One counter increment a request (DRF's own throttles keep a list of every request's time, which
-    at thousands a minute costs more than the webhook itself).
+    at thousands a minute costs more than the webhook itself). The intake counts the request while it
+    checks the block (`address_screen`, one round trip); the throttle then only compares.
     """
 
     def allow_request(self, request, view) -> bool:
-        number, period = settings.WEBHOOK_THROTTLE_RATE.split("/")
-        self.duration = _PERIODS[period[0]]
-        now = time.time()
-        window = int(now // self.duration)
-        key = f"shiptrack:webhook-rate:{view.rate_scope}:{client_address(request)}:{window}"
-        self.retry_after = (window + 1) * self.duration - now
-        try:
-            count = cache_count(key, timeout=self.duration + 1)
-        except Exception:  # the cache is down: a genuine webhook is kept rather than refused
-            logger.exception("the cache is not answering; rate not counted")
-            return True
-        return count <= int(number)
+        address = client_address(request)
+        _, limit, self.duration, self.retry_after = _rate_window(view.rate_scope, address)
+        screen = getattr(request, "webhook_screen", None)
+        if screen is None:
+            screen = address_screen(address=address, scope=view.rate_scope)
+        return screen.count <= limit
 
     def wait(self) -> float:
         return max(self.retry_after, 1)

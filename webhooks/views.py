@@ -32,7 +32,7 @@ from .models import RefusalReason
 from .refusals import request_refused
 from .security import (
     AddressRateThrottle,
-    address_blocked,
+    address_screen,
     client_address,
     client_allowed,
     signature_check,
@@ -71,7 +71,8 @@ class WebhookView(APIView):
         if length is not None and length > limit:
             request_refused(request=request, address=address, reason=RefusalReason.TOO_LARGE, size=length)
             return None, _refusal(413, f"The body is larger than {limit} bytes.", request)
-        if address_blocked(address):
+        request.webhook_screen = screen = address_screen(address=address, scope=self.rate_scope)
+        if screen.blocked:
             return None, _refusal(403, "Refused: too many failed attempts from this address.")
         if not client_allowed(address, settings.WEBHOOK_IP_ALLOWLIST):
             request_refused(request=request, address=address, reason=RefusalReason.NOT_ALLOWED, size=length)
@@ -151,6 +152,6 @@ class AfterShipTrackingWebhook(WebhookView):
             return refusal
         headers, address = dict(request.headers), client_address(request)
         event = event_record(body=body, headers=headers, remote_addr=address, signature=outcome["signature"])
-        if event.state != EventState.FAILED:
+        if event.state == EventState.RECEIVED:
             transaction.on_commit(events_ring)
         return Response({"received": event.pk}, status=200)

@@ -348,3 +348,25 @@ def test_the_security_log_is_purged_after_its_retention(client, settings):
 
     assert security_log_purge() == 1
     assert list(SecurityEvent.objects.values_list("address", flat=True)) == ["198.51.100.2"]
+
+
+@pytest.mark.redis
+def test_the_block_and_the_rate_are_read_in_one_round_trip(monkeypatch):
+    import redis
+
+    from webhooks.security import address_block_start, address_screen
+
+    sent = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, *args, **kwargs):
+        sent.append(command)
+        return original(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    screens = [address_screen(address="198.51.100.7", scope="aftership") for _ in range(3)]
+
+    assert len(sent) == 3  # one round trip a request: the block flag, and the count with its expiry
+    assert [(s.blocked, s.count) for s in screens] == [(False, 1), (False, 2), (False, 3)]
+    address_block_start("198.51.100.7")
+    assert address_screen(address="198.51.100.7", scope="aftership").blocked
