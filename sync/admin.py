@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
@@ -14,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from .audit import Actor
-from .carriers import carrier_mapping_delete, carrier_mapping_save, courier_list_cached
+from .carriers import carrier_mapping_delete, courier_slug_check
 from .models import (
     Alert,
     ApiUsage,
@@ -31,9 +32,18 @@ from .models import (
     SyncJob,
     TrackingEvent,
 )
-from .recovery import carriers_retry, events_reprocess, jobs_retry, shipments_resync, shipments_retry
+from .recovery import (
+    carrier_mapping_update,
+    carriers_retry,
+    events_reprocess,
+    jobs_retry,
+    shipments_mark_reviewed,
+    shipments_resync,
+    shipments_retry,
+)
 
 RESYNC_PERMISSION = "sync.resync_shipments"
+RETRY_PERMISSION = "sync.retry_parcels"
 BODY_SHOWN = 200_000
 
 _STATUS_COLOURS = {
@@ -88,6 +98,29 @@ class MappedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CarrierMappingForm(forms.ModelForm):
+    """Checks the courier against AfterShip's list (cached for a day) and names the closest ones."""
+
+    class Meta:
+        model = CarrierMapping
+        fields = ["slug", "enabled", "custom_fields", "send_customer_email", "send_customer_phone"]
+
+    def clean_slug(self):
+        slug = (self.cleaned_data.get("slug") or "").strip().lower()
+        self.slug_unchecked = False
+        if not slug or slug == (self.instance.slug if self.instance.pk else None):
+            return slug
+        check = courier_slug_check(slug=slug)
+        if check.known is None:
+            self.slug_unchecked = True
+        elif not check.known:
+            hint = f" Closest: {', '.join(check.closest)}." if check.closest else ""
+            raise forms.ValidationError(
+                f"AfterShip has no courier '{slug}'.{hint} Slugs are listed on https://www.aftership.com/couriers."
+            )
+        return slug
+
+
 @admin.register(CarrierMapping)
 class CarrierMappingAdmin(admin.ModelAdmin):
     list_display = [
@@ -115,7 +148,8 @@ class CarrierMappingAdmin(admin.ModelAdmin):
         "first_seen_at",
         "updated_at",
     ]
-    actions = ["retry_parcels"]
+    actions = ["use_suggested", "retry_parcels"]
+    form = CarrierMappingForm
 
     def get_queryset(self, request):
         return (
@@ -142,14 +176,23 @@ class CarrierMappingAdmin(admin.ModelAdmin):
         return obj.review_count or ""
 
     def save_model(self, request, obj, form, change):
-        known = courier_list_cached()
-        if obj.slug and known is not None and obj.slug not in known:
+        if getattr(form, "slug_unchecked", False):
             messages.warning(
                 request,
-                f"AfterShip's courier list has no '{obj.slug}'. Check the slug on "
-                "https://www.aftership.com/couriers; parcels would fall back to courier detection.",
+                f"AfterShip's courier list could not be fetched just now, so '{obj.slug}' was saved unchecked. "
+                "If AfterShip does not know it, the parcels fall back to courier detection.",
             )
-        carrier_mapping_save(mapping=obj, actor=Actor.from_request(request))
+        queued = carrier_mapping_update(mapping=obj, actor=Actor.from_request(request))
+        if queued:
+            messages.info(
+                request,
+                ngettext(
+                    "%(n)d parcel of %(carrier)s that was waiting for review is queued again.",
+                    "%(n)d parcels of %(carrier)s that were waiting for review are queued again.",
+                    queued,
+                )
+                % {"n": queued, "carrier": obj.odoo_carrier_name},
+            )
 
     def delete_model(self, request, obj):
         carrier_mapping_delete(mapping=obj, actor=Actor.from_request(request))
@@ -158,13 +201,28 @@ class CarrierMappingAdmin(admin.ModelAdmin):
         for mapping in queryset:
             carrier_mapping_delete(mapping=mapping, actor=Actor.from_request(request))
 
-    @admin.action(description="Retry the parcels of these carriers that need review", permissions=["resync"])
+    @admin.action(description="Retry the parcels of these carriers that need review", permissions=["retry"])
     def retry_parcels(self, request, queryset):
         retried = carriers_retry(carriers=queryset, actor=Actor.from_request(request))
         self.message_user(request, ngettext("%d parcel queued again.", "%d parcels queued again.", retried) % retried)
 
-    def has_resync_permission(self, request):
-        return request.user.has_perm(RESYNC_PERMISSION)
+    @admin.action(description="Use the courier AfterShip suggested", permissions=["change"])
+    def use_suggested(self, request, queryset):
+        actor = Actor.from_request(request)
+        mapped = queued = 0
+        for mapping in queryset.filter(slug="").exclude(suggested_slug=""):
+            mapping.slug = mapping.suggested_slug
+            queued += carrier_mapping_update(mapping=mapping, actor=actor)
+            mapped += 1
+        skipped = queryset.count() - mapped
+        message = ngettext("%d carrier mapped", "%d carriers mapped", mapped) % mapped
+        message += ngettext("; %d parcel queued again", "; %d parcels queued again", queued) % queued
+        if skipped:
+            message += f"; {skipped} left alone (already mapped, or no suggestion yet)"
+        self.message_user(request, message + ".")
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm(RETRY_PERMISSION)
 
 
 class CheckpointInline(ReadOnlyInline):
@@ -222,7 +280,7 @@ class ShipmentAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Shipment._meta.fields if f.name != "writeback_seq"]
     exclude = ["writeback_seq"]
     inlines = [StatusChangeInline, CheckpointInline, JobInline]
-    actions = ["retry_tracking", "resync_from_odoo"]
+    actions = ["retry_tracking", "resync_from_odoo", "mark_reviewed"]
     show_full_result_count = False
 
     def has_add_permission(self, request):
@@ -233,6 +291,8 @@ class ShipmentAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
+        if obj.needs_review and not obj.is_tracked:
+            return _badge("Needs review: not in AfterShip", "#ef6c00")
         return _badge(obj.get_status_display(), _STATUS_COLOURS.get(obj.status, "#1565c0"))
 
     @admin.display(description="needs review", ordering="needs_review")
@@ -241,12 +301,12 @@ class ShipmentAdmin(admin.ModelAdmin):
             return ""
         return format_html('<span title="{}">⚠ {}</span>', obj.review_reason, obj.review_reason[:60])
 
-    @admin.action(description="Retry creating the AfterShip tracking", permissions=["resync"])
+    @admin.action(description="Retry creating the AfterShip tracking", permissions=["retry"])
     def retry_tracking(self, request, queryset):
         retried = shipments_retry(shipments=queryset.filter(aftership_id=""), actor=Actor.from_request(request))
         self.message_user(request, ngettext("%d parcel queued again.", "%d parcels queued again.", retried) % retried)
 
-    @admin.action(description="Resync from Odoo (re-read the delivery)", permissions=["resync"])
+    @admin.action(description="Resync from Odoo (re-read the delivery)", permissions=["retry"])
     def resync_from_odoo(self, request, queryset):
         count = shipments_resync(shipments=queryset, actor=Actor.from_request(request))
         self.message_user(
@@ -255,8 +315,15 @@ class ShipmentAdmin(admin.ModelAdmin):
             % count,
         )
 
-    def has_resync_permission(self, request):
-        return request.user.has_perm(RESYNC_PERMISSION)
+    @admin.action(description="Mark reviewed (dealt with; take off the review list)", permissions=["retry"])
+    def mark_reviewed(self, request, queryset):
+        marked = shipments_mark_reviewed(shipments=queryset, actor=Actor.from_request(request))
+        self.message_user(
+            request, ngettext("%d parcel marked reviewed.", "%d parcels marked reviewed.", marked) % marked
+        )
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm(RETRY_PERMISSION)
 
 
 class AttemptInline(ReadOnlyInline):

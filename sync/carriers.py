@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
-from .aftership import AfterShipClient
+from .aftership import AfterShipClient, AfterShipError
 from .audit import Actor, audit_changes, audit_record, audit_snapshot
-from .models import AuditAction, CarrierMapping
+from .models import AuditAction, AuditEntry, CarrierMapping
+from .ratelimit import QuotaExhausted, RateLimitBusy
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +71,13 @@ MAPPING_AUDITED = [
 ]
 
 
-def carrier_mapping_save(*, mapping: CarrierMapping, actor: Actor) -> None:
+def carrier_mapping_save(*, mapping: CarrierMapping, actor: Actor) -> AuditEntry | None:
     """Save a mapping edited by a person, and record what changed (nothing is recorded if nothing did)."""
     previous = CarrierMapping.objects.filter(pk=mapping.pk).first() if mapping.pk else None
     before = audit_snapshot(previous, MAPPING_AUDITED) if previous else {}
     with transaction.atomic():
         mapping.save()
-        audit_changes(
+        return audit_changes(
             actor=actor,
             action=AuditAction.MAPPING_CHANGED if previous else AuditAction.MAPPING_ADDED,
             obj=mapping,
@@ -94,3 +97,36 @@ def carrier_mapping_delete(*, mapping: CarrierMapping, actor: Actor) -> None:
             before=audit_snapshot(mapping, MAPPING_AUDITED),
         )
         mapping.delete()
+
+
+@dataclass(frozen=True)
+class SlugCheck:
+    known: bool | None  # None: AfterShip's list could not be had, so the slug was not checked
+    closest: list[str]
+
+
+def courier_slug_check(*, slug: str) -> SlugCheck:
+    """Whether AfterShip knows this courier slug (its list, cached for a day), with the closest ones if not."""
+    from .clients import aftership_client
+
+    couriers = courier_list_cached()
+    if couriers is None:
+        client = aftership_client()
+        try:
+            couriers = courier_list(client)
+        except (AfterShipError, RateLimitBusy, QuotaExhausted) as exc:
+            logger.warning("courier list not available; slug not checked", extra={"slug": slug, "error": str(exc)})
+            return SlugCheck(None, [])
+        finally:
+            client.close()
+    if slug in couriers:
+        return SlugCheck(True, [])
+
+    def likeness(known: str) -> float:  # to the slug or to the courier's name, whichever is closer
+        return max(
+            difflib.SequenceMatcher(None, slug, known).ratio(),
+            difflib.SequenceMatcher(None, slug, couriers[known].lower()).ratio(),
+        )
+
+    ranked = sorted(((likeness(known), known) for known in couriers), reverse=True)
+    return SlugCheck(False, [known for score, known in ranked[:3] if score >= 0.5])

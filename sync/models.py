@@ -60,7 +60,10 @@ class CarrierMapping(models.Model):
 
     class Meta:
         ordering = ["odoo_carrier_name"]
-        permissions = [("resync_shipments", "Can retry failed work and resync deliveries from Odoo")]
+        permissions = [
+            ("resync_shipments", "Can retry failed work and resync deliveries from Odoo"),
+            ("retry_parcels", "Can retry, resync and mark reviewed single parcels and a carrier's parcels"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.odoo_carrier_name} → {self.slug or '(not mapped)'}"
@@ -534,6 +537,7 @@ class AuditAction(models.TextChoices):
     PURGE = "purge", "Old records purged"
     UNBLOCK = "unblock", "Address unblocked"
     RESUME = "resume", "Connection resumed"
+    REVIEWED = "reviewed", "Parcel marked reviewed"
 
 
 class AuditVia(models.TextChoices):

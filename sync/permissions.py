@@ -23,10 +23,18 @@ _VIEW = [
 # The intake's security records: integration admins only (addresses of callers, refused requests).
 _SECURITY = ["webhooks.view_securityevent", "webhooks.view_addressblock", "view_alert"]
 ROLES = {
-    # Map Odoo carriers to AfterShip couriers and see how parcels are doing.
-    LOGISTICS_MANAGERS: [*_VIEW, "change_carriermapping"],
+    # Map Odoo carriers to AfterShip couriers, see how parcels are doing, and retry, resync or mark reviewed
+    # single parcels and a carrier's parcels once its mapping is fixed.
+    LOGISTICS_MANAGERS: [*_VIEW, "change_carriermapping", "retry_parcels"],
     # Recover from failures: retry jobs, resync deliveries, replay events; edit mappings too.
-    INTEGRATION_ADMINS: [*_VIEW, *_SECURITY, "change_carriermapping", "add_carriermapping", "resync_shipments"],
+    INTEGRATION_ADMINS: [
+        *_VIEW,
+        *_SECURITY,
+        "change_carriermapping",
+        "add_carriermapping",
+        "resync_shipments",
+        "retry_parcels",
+    ],
 }
 
 

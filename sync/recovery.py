@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from .audit import Actor, audit_record
+from .carriers import carrier_mapping_save
 from .inbound import event_reprocess
 from .jobs import job_enqueue_picking_sync, job_retry
 from .models import AuditAction, CarrierMapping, JobKind, JobState, Shipment, SyncJob, TrackingEvent
@@ -62,6 +63,34 @@ def carriers_retry(*, carriers: Iterable[CarrierMapping], actor: Actor) -> int:
         state__in=[JobState.FAILED, JobState.DEAD],
     )
     return jobs_retry(jobs=failed, actor=actor, reason=f"Retried by {actor} after a carrier mapping change")
+
+
+def carrier_mapping_update(*, mapping: CarrierMapping, actor: Actor) -> int:
+    """Save a person's change to a mapping; when its courier or its tracking switch changed, queue again
+    the carrier's parcels that failed for lack of it. Returns the parcels queued."""
+    entry = carrier_mapping_save(mapping=mapping, actor=actor)
+    if entry is not None and {"slug", "enabled"} & set(entry.after or {}):
+        return carriers_retry(carriers=[mapping], actor=actor)
+    return 0
+
+
+def shipments_mark_reviewed(*, shipments: Iterable[Shipment], actor: Actor) -> int:
+    """Take parcels off the review list (the problem was dealt with elsewhere); returns how many."""
+    marked = 0
+    for shipment in shipments:
+        with transaction.atomic():
+            if not Shipment.objects.filter(pk=shipment.pk, needs_review=True).update(needs_review=False):
+                continue
+            audit_record(
+                actor=actor,
+                action=AuditAction.REVIEWED,
+                obj=shipment,
+                target=f"Parcel {shipment.picking_name} {shipment.tracking_number}",
+                before={"needs review": True, "reason": shipment.review_reason[:300]},
+                after={"needs review": False},
+            )
+        marked += 1
+    return marked
 
 
 def shipments_resync(*, shipments: Iterable[Shipment], actor: Actor) -> int:

@@ -58,27 +58,113 @@ def test_an_integration_admin_retries_a_failed_parcel(client, failed_parcel):
     assert not failed_parcel.needs_review
 
 
-def test_a_logistics_manager_maps_carriers_but_cannot_retry(client, failed_parcel):
+def test_a_logistics_manager_retries_parcels_but_not_jobs_events_or_the_tester(client, failed_parcel):
     client.force_login(staff("lena", LOGISTICS_MANAGERS))
-    mapping = CarrierMapping.objects.get(odoo_carrier_id=4)
-    url = reverse("admin:sync_carriermapping_change", args=[mapping.pk])
-    form = {
-        "slug": "dhl",
+
+    response = client.post(
+        reverse("admin:sync_shipment_changelist"),
+        {"action": "retry_tracking", "_selected_action": [failed_parcel.pk]},
+        follow=True,
+    )
+    assert "1 parcel queued again." in response.content.decode()
+    assert SyncJob.objects.get(shipment=failed_parcel).state == JobState.PENDING
+
+    assert "retry_jobs" not in client.get(reverse("admin:sync_syncjob_changelist")).content.decode()
+    assert "reprocess" not in client.get(reverse("admin:sync_trackingevent_changelist")).content.decode()
+    assert client.get(reverse("admin:sync_test_connections")).status_code == 403
+    # ... and no page shows them a link that would end in that 403.
+    assert reverse("admin:sync_test_connections") not in client.get(reverse("admin:index")).content.decode()
+    connections = client.get(reverse("admin:sync_servicestate_changelist")).content.decode()
+    assert reverse("admin:sync_test_connections") not in connections
+
+
+@pytest.fixture
+def parcel_in_review(aftership, aftership_client_factory, db):
+    """A delivery of a carrier the portal has never seen, with a number AfterShip cannot place."""
+    deliveries_intake([delivery(41, "LYON-000042", carrier_id=9)])
+    jobs_drain(aftership_factory=aftership_client_factory, odoo_factory=lambda: None, budget_seconds=10)
+    shipment = Shipment.objects.get(tracking_number="LYON-000042")
+    assert shipment.needs_review
+    return shipment
+
+
+def mapping_form(**overrides) -> dict:
+    return {
         "enabled": "on",
         "custom_fields": "{}",
         "send_customer_email": "unknown",
         "send_customer_phone": "unknown",
+        **overrides,
     }
-    assert client.post(url, form).status_code == 302
 
-    changelist = client.get(reverse("admin:sync_shipment_changelist")).content.decode()
-    assert "retry_tracking" not in changelist  # the action is not offered
-    response = client.post(
-        reverse("admin:sync_shipment_changelist"), {"action": "retry_tracking", "_selected_action": [failed_parcel.pk]}
+
+def test_a_slug_aftership_does_not_know_is_refused_with_the_closest_ones(client, parcel_in_review):
+    client.force_login(staff("lena", LOGISTICS_MANAGERS))
+    mapping = CarrierMapping.objects.get(odoo_carrier_id=9)
+    url = reverse("admin:sync_carriermapping_change", args=[mapping.pk])
+
+    content = client.post(url, mapping_form(slug="Not a slug!")).content.decode()
+    assert "AfterShip has no courier &#x27;not a slug!&#x27;." in content
+    content = client.post(url, mapping_form(slug="dhl-expres")).content.decode()
+    assert "Closest: dhl, " in content  # DHL Express first
+    mapping.refresh_from_db()
+    assert mapping.slug == ""
+
+
+def test_mapping_the_carrier_sends_its_parcels_in_review_again(client, parcel_in_review, aftership):
+    client.force_login(staff("lena", LOGISTICS_MANAGERS))
+    mapping = CarrierMapping.objects.get(odoo_carrier_id=9)
+    url = reverse("admin:sync_carriermapping_change", args=[mapping.pk])
+
+    response = client.post(url, mapping_form(slug="colissimo"), follow=True)
+
+    assert "1 parcel of Coursier Express Lyon that was waiting for review is queued again." in (
+        response.content.decode()
     )
-    assert SyncJob.objects.get(shipment=failed_parcel).state == JobState.FAILED
-    assert response.status_code in (200, 302)
-    assert client.get(reverse("admin:sync_test_connections")).status_code == 403
+    job = SyncJob.objects.get(shipment=parcel_in_review)
+    assert (job.state, job.attempts) == (JobState.PENDING, 0)
+    parcel_in_review.refresh_from_db()
+    assert not parcel_in_review.needs_review
+
+
+def test_the_courier_aftership_suggested_is_taken_in_one_click(client, carrier_mappings):
+    client.force_login(staff("lena", LOGISTICS_MANAGERS))
+    suggested = CarrierMapping.objects.create(odoo_carrier_id=9, odoo_carrier_name="Lyon", suggested_slug="ups")
+    mapped = CarrierMapping.objects.get(odoo_carrier_id=4)
+
+    response = client.post(
+        reverse("admin:sync_carriermapping_changelist"),
+        {"action": "use_suggested", "_selected_action": [suggested.pk, mapped.pk]},
+        follow=True,
+    )
+
+    assert "1 carrier mapped; 0 parcels queued again; 1 left alone" in response.content.decode()
+    suggested.refresh_from_db()
+    assert suggested.slug == "ups"
+
+
+def test_a_parcel_marked_reviewed_leaves_the_review_list(client, parcel_in_review):
+    client.force_login(staff("lena", LOGISTICS_MANAGERS))
+
+    response = client.post(
+        reverse("admin:sync_shipment_changelist"),
+        {"action": "mark_reviewed", "_selected_action": [parcel_in_review.pk]},
+        follow=True,
+    )
+
+    assert "1 parcel marked reviewed." in response.content.decode()
+    parcel_in_review.refresh_from_db()
+    assert not parcel_in_review.needs_review
+    review = client.get(reverse("admin:sync_shipment_changelist") + "?attention=review").content.decode()
+    assert "WH/OUT/00041" not in review
+
+
+def test_a_parcel_in_review_says_so_in_its_status(admin_client, parcel_in_review):
+    content = admin_client.get(reverse("admin:sync_shipment_changelist")).content.decode()
+    row = content[content.index("WH/OUT/00041") :]
+    row = row[: row.index("</tr>")]
+    assert "Needs review: not in AfterShip" in row
+    assert "Waiting to be sent to AfterShip" not in row
 
 
 def test_the_connection_tester_checks_both_services_and_lifts_a_pause(admin_client, odoo, aftership):
@@ -155,3 +241,17 @@ def test_a_shipment_page_shows_what_was_told_to_odoo(admin_client, odoo):
     assert "Status changes told to Odoo" in page and "In transit" in page
     front = admin_client.get(reverse("admin:index")).content.decode()
     assert "0 deliveries waiting to be written" in front
+
+
+def test_when_afterships_list_cannot_be_had_the_slug_is_saved_with_a_warning(client, parcel_in_review, settings):
+    settings.AFTERSHIP_API_BASE = "http://127.0.0.1:9"  # AfterShip out of reach
+    client.force_login(staff("lena", LOGISTICS_MANAGERS))
+    mapping = CarrierMapping.objects.get(odoo_carrier_id=9)
+
+    response = client.post(
+        reverse("admin:sync_carriermapping_change", args=[mapping.pk]), mapping_form(slug="lyon-express"), follow=True
+    )
+
+    assert "could not be fetched just now, so &#x27;lyon-express&#x27; was saved unchecked" in response.content.decode()
+    mapping.refresh_from_db()
+    assert mapping.slug == "lyon-express"
