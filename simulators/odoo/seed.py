@@ -27,6 +27,7 @@ MODEL_IDS = {
     "ir.model.fields": 2,
     "ir.model.fields.selection": 3,
     "ir.model.data": 5,
+    "ir.ui.view": 26,
     "ir.actions.server": 20,
     "res.company": 84,
     "res.country": 81,
@@ -678,6 +679,18 @@ TRANSCRIPT_PICKINGS = [
 ]
 
 
+PICKING_FORM_ARCH = (
+    '<form string="Transfer"><header><field name="state" widget="statusbar"/></header><sheet>'
+    '<div class="oe_title"><h1><field name="name"/></h1></div><group><group>'
+    '<field name="partner_id"/><field name="picking_type_id"/><field name="location_id"/>'
+    '<field name="location_dest_id"/></group><group><field name="scheduled_date"/><field name="date_done"/>'
+    '<field name="origin"/></group></group><notebook><page string="Additional Info" name="extra"><group>'
+    '<group string="Shipping Information" name="carrier_data"><field name="carrier_id"/>'
+    '<field name="carrier_tracking_ref"/><field name="weight"/></group></group></page></notebook>'
+    "</sheet></form>"
+)
+
+
 def transcript_world(sim: OdooSimulator) -> None:
     """Exactly the records the 18.0 transcripts were recorded against (ids, names, refs, timestamps)."""
     created = _at("2026-11-25 01:36:20")
@@ -771,7 +784,21 @@ def transcript_world(sim: OdooSimulator) -> None:
         sim.set_sequence("WH/OUT/", 28)
         sim.set_sequence("WH/IN/", 6)
         sim.set_sequence("sale.order", 37)
+        # The delivery order's form, as far as an extension anchors on it (stock.view_picking_form).
+        insert(
+            env,
+            "ir.ui.view",
+            971,
+            name="stock.picking.form",
+            model="stock.picking",
+            type="form",
+            mode="primary",
+            priority=16,
+            arch_db=PICKING_FORM_ARCH,
+        )
+        insert(env, "ir.model.data", 30500, module="stock", name="view_picking_form", model="ir.ui.view", res_id=971)
         for model, next_id in (
+            ("ir.ui.view", 1263),
             ("mail.message", 381),
             ("mail.activity", 13),
             ("base.automation", 1),
@@ -781,6 +808,8 @@ def transcript_world(sim: OdooSimulator) -> None:
         ):
             sim.db.bump_sequence(model, next_id)
     sim.add_custom_field("stock.picking", "x_aftership_status", "char", "AfterShip Status", field_id=7882)
+    # Like PostgreSQL's sequence, not the highest id: the next field created is the recorded 7886 (74).
+    sim.db.restart_sequence("ir.model.fields", 7886)
     # The write-back transcripts (65-68) were recorded a day later with a new key of the same user.
     sim.add_api_key(8, "6ef0ce5ea7b7c2d537ba363f6e04230ff723b71e", name="AfterShip portal (renewed)")
 

@@ -24,15 +24,25 @@ class Database:
         self.lock = threading.RLock()
         self.tables: dict[str, dict[int, Row]] = {}
         self.sequences: dict[str, int] = {}
+        self.exact: set[str] = set()  # models whose ids follow the sequence alone (restart_sequence)
 
     def next_id(self, model: str) -> int:
         with self.lock:
             current = self.sequences.get(model, 1)
             table = self.tables.get(model, {})
-            if table:
+            if model in self.exact:
+                while current in table:  # never an id in use
+                    current += 1
+            elif table:
                 current = max(current, max(table) + 1)
             self.sequences[model] = current + 1
             return current
+
+    def restart_sequence(self, model: str, next_id: int) -> None:
+        """Allocate from `next_id` on, as PostgreSQL's sequence does, whatever ids the table holds above it."""
+        with self.lock:
+            self.sequences[model] = next_id
+            self.exact.add(model)
 
     def bump_sequence(self, model: str, next_id: int) -> None:
         """Make the next allocated id at least `next_id` (ids Odoo already used elsewhere)."""
