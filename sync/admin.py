@@ -19,9 +19,11 @@ from .carriers import carrier_mapping_delete, courier_slug_check
 from .models import (
     Alert,
     ApiUsage,
+    AuditAction,
     AuditEntry,
     CarrierMapping,
     Checkpoint,
+    EventState,
     JobAttempt,
     JobState,
     ServiceState,
@@ -506,20 +508,20 @@ class ServiceStateAdmin(ReadOnlyAdmin):
         return [path("test/", view, name="sync_test_connections"), *super().get_urls()]
 
     def test_connections(self, request):
-        """The checks of `manage.py check_connections`, with what to do about each failure (GET shows, POST repeats)."""
+        """The checks of `manage.py check_connections`, with what to do about each failure (run on POST)."""
         if not request.user.has_perm(RESYNC_PERMISSION):
             raise PermissionDenied
         from .connection import connections_check
 
-        started = time.monotonic()
-        lines = connections_check(actor=Actor.from_request(request))
-        context = {
-            **self.admin_site.each_context(request),
-            "lines": lines,
-            "failed": sum(not line.ok for line in lines),
-            "ms": int((time.monotonic() - started) * 1000),
-            "title": "Test connections",
-        }
+        context = {**self.admin_site.each_context(request), "title": "Test connections", "lines": None}
+        if request.method == "POST":  # a check may resume a paused service: never on a mere visit
+            started = time.monotonic()
+            lines = connections_check(actor=Actor.from_request(request))
+            context.update(
+                lines=lines,
+                failed=sum(not line.ok for line in lines),
+                ms=int((time.monotonic() - started) * 1000),
+            )
         return TemplateResponse(request, "admin/sync/connections.html", context)
 
 
@@ -553,6 +555,15 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     fields = ["at", "actor", "via", "action", "target", "change", "detail"]
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if not request.user.has_perm("webhooks.view_addressblock"):  # callers' addresses: integration admins only
+            queryset = queryset.exclude(action=AuditAction.UNBLOCK)
+        return queryset
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # not even a superuser: the log of who did what stays whole
+
     @admin.display(description="before → after")
     def change(self, obj):
         before, after = obj.before or {}, obj.after or {}
@@ -560,9 +571,30 @@ class AuditEntryAdmin(ReadOnlyAdmin):
             return f"{before} → {after}"
         parts = []
         for key in [*before, *(k for k in after if k not in before)]:
-            old, new = before.get(key, "—"), after.get(key, "—")
-            parts.append(f"{key}: {_short(old)} → {_short(new)}" if key in before else f"{key}: {_short(new)}")
+            old, new = _said(key, before.get(key)), _said(key, after.get(key))
+            parts.append(f"{_label(key)}: {old} → {new}" if key in before else f"{_label(key)}: {new}")
         return "; ".join(parts)
+
+
+def _label(key: str) -> str:
+    try:
+        return str(CarrierMapping._meta.get_field(key).verbose_name)
+    except Exception:  # not a mapping's field: the key is already in words, or nearly
+        return key.replace("_", " ")
+
+
+def _said(key: str, value) -> str:
+    if value is None:
+        return "default" if key.startswith("send_customer_") else "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key == "state" and isinstance(value, str):
+        for choices in (JobState, EventState):
+            if value in choices.values:
+                return str(choices(value).label)
+    if key == "slug" and value == "":
+        return "(not mapped)"
+    return _short(value)
 
 
 def _short(value) -> str:

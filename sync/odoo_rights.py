@@ -48,8 +48,9 @@ NEEDS = [
     Need("mail.activity", "create", "schedule activities for parcels in trouble", "Internal User", _activities),
     Need("sale.order", "write", "message customers on their sale orders", "Sales / User: All Documents", _customer),
 ]
-# Record rules let a salesman of "own documents only" read some sale orders and not others: the model's
-# access rights pass, the group says whether all orders can be read.
+# Record rules let a salesperson of "own documents only" read some sale orders and not others: the model's
+# access rights pass, the groups say whether all orders can be read. Users outside Sales are not limited so.
+SALESPERSON = "sales_team.group_sale_salesman"
 ALL_SALE_ORDERS = ("sales_team.group_sale_salesman_all_leads", "Sales / User: All Documents")
 
 
@@ -78,17 +79,20 @@ def odoo_rights_check(*, client: OdooClient, uid: int, login: str, version_major
         advice = "" if allowed else f"In Odoo, add {login} to the group '{need.group}' (Settings > Users)."
         checks.append(RightCheck(allowed, what, detail if allowed else f"{detail} is not allowed", advice))
     xmlid, name = ALL_SALE_ORDERS
+    what = "Odoo right to read every sale order"
     try:
-        every_order = client.has_group(uid, xmlid)
+        limited = client.has_group(uid, SALESPERSON) and not client.has_group(uid, xmlid)
     except OdooError as exc:
-        checks.append(RightCheck(False, "Odoo right to read every sale order", f"Odoo could not say: {exc.message}"))
+        checks.append(RightCheck(False, what, f"Odoo could not say: {exc.message}"))
     else:
         checks.append(
             RightCheck(
-                every_order,
-                "Odoo right to read every sale order",
-                f"in '{name}'" if every_order else f"not in '{name}': orders of other salespeople stay unread",
-                "" if every_order else f"In Odoo, add {login} to the group '{name}' (Settings > Users).",
+                not limited,
+                what,
+                "a salesperson of own orders only: other salespeople's orders stay unread"
+                if limited
+                else "no record rule limits the orders it reads",
+                f"In Odoo, add {login} to the group '{name}' (Settings > Users)." if limited else "",
             )
         )
     return checks

@@ -29,13 +29,19 @@ def jobs_retry(*, jobs: Iterable[SyncJob], actor: Actor, reason: str = "") -> in
                 actor=actor,
                 action=AuditAction.RETRY,
                 obj=job,
-                target=f"{job} #{job.pk}",
+                target=_job_target(job),
                 before=before,
                 after={"state": JobState.PENDING, "attempts": 0},
                 detail=reason,
             )
         retried += 1
     return retried
+
+
+def _job_target(job: SyncJob) -> str:
+    shipment = job.shipment
+    what = f"{shipment.picking_name} ({shipment.tracking_number})" if shipment else f"delivery #{job.picking_id}"
+    return f"{job.get_kind_display()} for {what}"
 
 
 def shipments_retry(*, shipments: Iterable[Shipment], actor: Actor) -> int:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .aftership import AfterShipAuthError, AfterShipClient, AfterShipError, TrackingNotFound
+from .aftership import AfterShipAuthError, AfterShipClient, AfterShipError, AfterShipRequestError, TrackingNotFound
 from .audit import Actor, audit_purge, audit_record
 from .health import service_pause
 from .models import (
@@ -82,7 +83,12 @@ class AfterShipPurge:
     candidates: int = 0
     deleted: int = 0
     already_gone: int = 0
+    refused: list[str] = field(default_factory=list)  # "tracking number: AfterShip's reason"
     error: str = ""
+
+    @property
+    def handled(self) -> int:
+        return self.deleted + self.already_gone + len(self.refused)
 
 
 def aftership_completed(cutoff: datetime) -> QuerySet:
@@ -96,15 +102,18 @@ def aftership_trackings_purge(
     *,
     client: AfterShipClient,
     dry_run: bool = False,
+    limit: int | None = None,
     now: datetime | None = None,
     actor: Actor | None = None,
+    on_progress: Callable[[AfterShipPurge], None] | None = None,
 ) -> AfterShipPurge:
     """Delete the AfterShip trackings of parcels completed before the retention date, one call at a time
-    through the rate limiter (AfterShip allows 5 deletions a second).
+    through the rate limiter (AfterShip allows 5 deletions a second), at most `limit` in this run.
 
     The parcel stays in the portal, marked `aftership_deleted_at`. A tracking AfterShip no longer has
-    counts as gone. The first refusal or outage stops the run with its reason; the next run goes on
-    where it stopped.
+    counts as gone; one AfterShip refuses is reported and skipped. A refused key, an outage or the
+    daily quota stops the run with its reason; the next run goes on where it stopped. What was deleted
+    is audited even when the run is cut short.
     """
     moment = now or timezone.now()
     result = AfterShipPurge(cutoff=moment - timedelta(days=settings.RETENTION_DAYS))
@@ -113,26 +122,32 @@ def aftership_trackings_purge(
     if dry_run or not result.candidates:
         return result
     try:
-        for shipment in pending.only("pk", "aftership_id").iterator(chunk_size=500):
+        for shipment in pending.only("pk", "aftership_id", "tracking_number")[:limit].iterator(chunk_size=500):
             try:
                 client.delete_tracking(shipment.aftership_id)
                 result.deleted += 1
             except TrackingNotFound:
                 result.already_gone += 1
+            except AfterShipRequestError as exc:  # this tracking only: the others may go
+                result.refused.append(f"{shipment.tracking_number}: {exc.message}")
+                continue
             Shipment.objects.filter(pk=shipment.pk, aftership_deleted_at__isnull=True).update(
                 aftership_deleted_at=timezone.now()
             )
+            if on_progress is not None:
+                on_progress(result)
     except AfterShipAuthError as exc:
         service_pause(ServiceState.AFTERSHIP, str(exc))
         result.error = str(exc)
     except (AfterShipError, RateLimitBusy, QuotaExhausted) as exc:
         result.error = str(exc)
-    if actor is not None and (result.deleted or result.already_gone):
-        audit_record(
-            actor=actor,
-            action=AuditAction.PURGE,
-            target=f"AfterShip trackings of parcels completed before {result.cutoff:%Y-%m-%d %H:%M} UTC",
-            after={"deleted": result.deleted, "already gone": result.already_gone},
-            detail=result.error,
-        )
+    finally:
+        if actor is not None and result.handled:
+            audit_record(
+                actor=actor,
+                action=AuditAction.PURGE,
+                target=f"AfterShip trackings of parcels completed before {result.cutoff:%Y-%m-%d %H:%M} UTC",
+                after={"deleted": result.deleted, "already gone": result.already_gone, "refused": len(result.refused)},
+                detail="; ".join(filter(None, [result.error, *result.refused[:20]])),
+            )
     return result

@@ -87,22 +87,26 @@ def address_blocked_record(*, address: str, failures: int) -> AddressBlock:
 
 
 def address_unblock(*, block: AddressBlock, actor: Actor) -> bool:
-    """Lift a block now (the address may call again); False if it had already been lifted."""
-    address_block_end(block.address)
+    """Lift a block now (the address may call again); False if this block had already been lifted.
+
+    The live block in the cache goes once the lifting is committed, with its audit entry.
+    """
     with transaction.atomic():
         lifted = AddressBlock.objects.filter(pk=block.pk, lifted_at__isnull=True).update(
             lifted_at=timezone.now(), lifted_by=actor.name[:150]
         )
-        if lifted:
-            audit_record(
-                actor=actor,
-                action=AuditAction.UNBLOCK,
-                obj=block,
-                target=f"Address {block.address}",
-                before={"blocked_until": block.blocked_until, "failures": block.failures},
-                after={"lifted": True},
-            )
-    return bool(lifted)
+        if not lifted:
+            return False
+        audit_record(
+            actor=actor,
+            action=AuditAction.UNBLOCK,
+            obj=block,
+            target=f"Address {block.address}",
+            before={"blocked until": block.blocked_until, "failed attempts": block.failures},
+            after={"lifted": True},
+        )
+        transaction.on_commit(lambda: address_block_end(block.address))
+    return True
 
 
 def security_log_purge(*, now=None, dry_run: bool = False) -> int:

@@ -170,7 +170,10 @@ def test_a_parcel_in_review_says_so_in_its_status(admin_client, parcel_in_review
 def test_the_connection_tester_checks_both_services_and_lifts_a_pause(admin_client, odoo, aftership):
     ServiceState.objects.create(service="aftership", credentials_ok=False, paused_reason="The API Key is invalid.")
 
-    response = admin_client.get(reverse("admin:sync_test_connections"))
+    visit = admin_client.get(reverse("admin:sync_test_connections")).content.decode()
+    assert "Run the checks" in visit and not ServiceState.objects.get(service="aftership").credentials_ok
+
+    response = admin_client.post(reverse("admin:sync_test_connections"))
 
     content = response.content.decode()
     assert "Odoo 18.0-20250702 at" in content
@@ -182,7 +185,7 @@ def test_the_connection_tester_checks_both_services_and_lifts_a_pause(admin_clie
 def test_the_connection_tester_says_what_is_wrong(admin_client, odoo, aftership, settings):
     settings.AFTERSHIP_API_KEY = "revoked"
     settings.ODOO_URL = "http://127.0.0.1:9"
-    content = admin_client.get(reverse("admin:sync_test_connections")).content.decode()
+    content = admin_client.post(reverse("admin:sync_test_connections")).content.decode()
     assert "The API Key is invalid." in content and "Set AFTERSHIP_API_KEY to a key of the account." in content
     assert "Cannot reach Odoo at http://127.0.0.1:9" in content
     assert "checks failed: see what to do below." in content

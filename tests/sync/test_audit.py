@@ -143,7 +143,9 @@ def test_lifting_an_address_block_is_recorded(client, db):
     block.refresh_from_db()
     entry = AuditEntry.objects.get()
     assert (block.lifted_by, entry.actor, entry.action) == ("ops", "ops", AuditAction.UNBLOCK)
-    assert entry.target == "Address 203.0.113.9" and entry.before["failures"] == 20
+    assert entry.target == "Address 203.0.113.9" and entry.before["failed attempts"] == 20
+    client.force_login(staff("lena", LOGISTICS_MANAGERS))  # callers' addresses are for integration admins
+    assert "203.0.113.9" not in client.get(reverse("admin:sync_auditentry_changelist")).content.decode()
 
 
 def test_commands_record_the_person_at_the_shell(db, odoo, aftership, settings):
@@ -177,7 +179,8 @@ def test_the_audit_log_is_read_only_and_filterable(client, failed_job):
     client.force_login(staff("lena", LOGISTICS_MANAGERS))
 
     listing = client.get(reverse("admin:sync_auditentry_changelist") + "?action=retry").content.decode()
-    assert "Job retried" in listing and "state: failed → pending" in listing
+    assert "Retried" in listing and "Create the AfterShip tracking for WH/OUT/00015 (4815162342)" in listing
+    assert "state: Failed (needs attention) → Waiting" in listing
     link = reverse("admin:sync_auditentry_change", args=[entry.pk])
     assert link in listing
     assert link not in client.get(reverse("admin:sync_auditentry_changelist") + "?action=purge").content.decode()
@@ -185,6 +188,9 @@ def test_the_audit_log_is_read_only_and_filterable(client, failed_job):
     assert 'name="_save"' not in page
     assert client.post(reverse("admin:sync_auditentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
     assert client.get(reverse("admin:sync_auditentry_add")).status_code == 403
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    assert client.post(reverse("admin:sync_auditentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    assert AuditEntry.objects.filter(pk=entry.pk).exists()  # not even a superuser deletes it
 
 
 def test_the_audit_log_is_kept_for_its_own_period(db, settings):
@@ -224,13 +230,13 @@ def test_purge_aftership_deletes_completed_trackings_within_the_rate_limit(
     out = StringIO()
     call_command("purge", "--aftership", stdout=out)
 
-    assert "5 deleted, 1 already gone from AfterShip." in out.getvalue()
+    assert "5 deleted, 1 already gone from AfterShip, 0 refused by AfterShip." in out.getvalue()
     deletes = aftership.requests_to("/tracking/2026-07/trackings", "DELETE")
     assert len(deletes) == 6 and all(r.status in (200, 404) for r in deletes)  # none refused with 429
     assert [t["tracking_number"] for t in aftership.trackings.values()] == ["4815300006"]  # the one in transit
     assert Shipment.objects.filter(aftership_deleted_at__isnull=False).count() == 6
     entry = AuditEntry.objects.get(action=AuditAction.PURGE, target__startswith="AfterShip")
-    assert entry.after == {"deleted": 5, "already gone": 1}
+    assert entry.after == {"deleted": 5, "already gone": 1, "refused": 0}
 
     out = StringIO()
     call_command("purge", "--aftership", stdout=out)  # nothing left to delete: no call
@@ -260,3 +266,17 @@ def test_purge_aftership_stops_on_a_refused_key_and_says_so(aftership, db, setti
     assert ServiceState.objects.get(service="aftership").credentials_ok is False
     with pytest.raises(CommandError, match="AfterShip refused the API key earlier"):
         call_command("purge", "--aftership", stdout=StringIO())
+
+
+def test_purge_aftership_keeps_most_of_the_daily_quota_for_new_parcels(aftership, db, settings):
+    settings.RETENTION_DAYS, settings.AFTERSHIP_DAILY_QUOTA = 180, 30
+    for i in range(5):
+        tracking = aftership.create_tracking({"tracking_number": f"48154{i:05d}", "slug": "dhl"})
+        dhl_shipment(picking_id=200 + i, tracking_number=f"48154{i:05d}", aftership_id=tracking["id"], status="done")
+    Shipment.objects.update(updated_at=timezone.now() - timedelta(days=200))
+
+    out = StringIO()
+    call_command("purge", "--aftership", stdout=out)
+
+    assert "3 deleted" in out.getvalue() and "2 left for the next run (--limit 3)." in out.getvalue()
+    assert Shipment.objects.filter(aftership_deleted_at__isnull=False).count() == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from io import StringIO
 
 import pytest
@@ -44,7 +45,7 @@ def test_a_refused_odoo_key_fails_with_what_to_do(odoo, aftership, settings):
     assert code == 1
     assert "FAIL  Odoo login" in out
     assert "Check ODOO_DB, ODOO_USERNAME and ODOO_API_KEY" in out
-    assert "1 of" in err and "checks failed." in err
+    assert re.search(r"\b1 of \d+ checks failed\.", err), err
     assert service_state(ServiceState.ODOO).credentials_ok  # a check pauses nothing
 
 
@@ -104,10 +105,10 @@ def test_the_integration_users_rights_are_checked_with_the_group_that_grants_eac
     assert "read on stock.picking is not allowed" in out
     assert "In Odoo, add aftership-bot to the group 'Inventory / User' (Settings > Users)." in out
     assert "FAIL  Odoo right to read sale orders" in out
-    assert "FAIL  Odoo right to read every sale order" in out
+    assert "ok    Odoo right to read every sale order" in out  # no salesperson: no own-orders rule
     assert "ok    Odoo right to read the customers' delivery addresses" in out
     assert "ok    Odoo right to schedule activities for parcels in trouble" in out  # any internal user may
-    assert "5 of" in err and "checks failed." in err
+    assert re.search(r"\b4 of \d+ checks failed\.", err), err
 
 
 def test_a_salesman_of_own_orders_passes_the_access_rights_but_not_every_order(odoo, aftership, settings):
@@ -119,5 +120,5 @@ def test_a_salesman_of_own_orders_passes_the_access_rights_but_not_every_order(o
     assert code == 1
     assert "ok    Odoo right to read sale orders" in out  # the model's access rights pass ...
     assert "FAIL  Odoo right to read every sale order" in out  # ... record rules hide other salespeople's orders
-    assert "orders of other salespeople stay unread" in out
-    assert "1 of" in err
+    assert "other salespeople's orders stay unread" in out
+    assert re.search(r"\b1 of \d+ checks failed\.", err), err

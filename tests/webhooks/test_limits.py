@@ -104,17 +104,19 @@ def test_an_address_that_keeps_failing_is_blocked_without_reading_or_writing_any
     assert webhook(client, "01_in_transit").status_code == 200
 
 
-def test_an_admin_lifts_a_block(client, admin_client, settings):
+def test_an_admin_lifts_a_block(client, admin_client, settings, django_capture_on_commit_callbacks):
     from django.urls import reverse
 
     settings.WEBHOOK_BLOCK_AFTER = 2
     forged(client), forged(client)
     assert forged(client).status_code == 403
 
-    admin_client.post(
-        reverse("admin:webhooks_addressblock_changelist"),
-        {"action": "lift", "_selected_action": [AddressBlock.objects.get().pk]},
-    )
+    with django_capture_on_commit_callbacks(execute=True) as lifted:
+        admin_client.post(
+            reverse("admin:webhooks_addressblock_changelist"),
+            {"action": "lift", "_selected_action": [AddressBlock.objects.get().pk]},
+        )
+    assert len(lifted) == 1  # the live block goes once the lifting is committed
 
     assert forged(client).status_code == 401  # heard again (and counted again)
     assert AddressBlock.objects.get().lifted_by == "admin"

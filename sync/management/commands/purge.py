@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import time
+
 from django.core.management.base import BaseCommand, CommandError
 
 
@@ -21,6 +24,12 @@ class Command(BaseCommand):
             action="store_true",
             help="also delete the AfterShip trackings of parcels delivered or expired before the retention date",
         )
+        parser.add_argument(
+            "--limit",
+            type=int,
+            help="with --aftership, delete at most this many in this run "
+            "(default: a tenth of AFTERSHIP_DAILY_QUOTA when set, else all)",
+        )
 
     def handle(self, *args, **options):
         from sync.audit import Actor
@@ -37,9 +46,11 @@ class Command(BaseCommand):
         total = sum(counts.values())
         self.stdout.write(self.style.SUCCESS(f"{total} {'row' if total == 1 else 'rows'} {verb}."))
         if options["aftership"]:
-            self._aftership(dry_run=dry_run, actor=actor)
+            self._aftership(dry_run=dry_run, limit=options["limit"], actor=actor)
 
-    def _aftership(self, *, dry_run: bool, actor) -> None:
+    def _aftership(self, *, dry_run: bool, limit: int | None, actor) -> None:
+        from django.conf import settings
+
         from sync.clients import aftership_client
         from sync.health import service_paused
         from sync.models import ServiceState
@@ -50,18 +61,41 @@ class Command(BaseCommand):
                 "AfterShip refused the API key earlier; no tracking was deleted. "
                 "Fix AFTERSHIP_API_KEY, run `manage.py check_connections`, then purge again."
             )
+        if limit is None and settings.AFTERSHIP_DAILY_QUOTA:
+            limit = max(settings.AFTERSHIP_DAILY_QUOTA // 10, 1)  # most of the day's quota stays for new parcels
+        last = [time.monotonic()]
+
+        def progress(result) -> None:
+            if time.monotonic() - last[0] >= 5:
+                last[0] = time.monotonic()
+                self.stdout.write(f"  {result.handled} of {result.candidates} done ...")
+
+        def stop(*_):
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, stop)  # stopped either way, what was deleted is audited
         client = aftership_client()
         try:
-            result = aftership_trackings_purge(client=client, dry_run=dry_run, actor=actor)
+            result = aftership_trackings_purge(
+                client=client, dry_run=dry_run, limit=limit, actor=actor, on_progress=progress
+            )
         finally:
             client.close()
+            signal.signal(signal.SIGTERM, previous)
         parcels = "parcel" if result.candidates == 1 else "parcels"
         when = f"{result.cutoff:%Y-%m-%d %H:%M} UTC"
         head = f"AfterShip trackings of {result.candidates} {parcels} completed before {when}"
         if dry_run:
-            self.stdout.write(f"{head}: would be deleted.")
+            self.stdout.write(f"{head}: would be deleted" + (f", {limit} in one run." if limit else "."))
             return
-        self.stdout.write(f"{head}: {result.deleted} deleted, {result.already_gone} already gone from AfterShip.")
+        self.stdout.write(
+            f"{head}: {result.deleted} deleted, {result.already_gone} already gone from AfterShip, "
+            f"{len(result.refused)} refused by AfterShip."
+        )
+        for refusal in result.refused[:20]:
+            self.stderr.write(f"  refused: {refusal}")
+        left = result.candidates - result.handled
         if result.error:
-            left = result.candidates - result.deleted - result.already_gone
             raise CommandError(f"Stopped with {left} left: {result.error}. Run the command again to go on.")
+        if left:
+            self.stdout.write(f"{left} left for the next run (--limit {limit}).")
