@@ -295,6 +295,8 @@ ODOO_API_KEY = _required("ODOO_API_KEY")
 ODOO_PROTOCOL = _choice("ODOO_PROTOCOL", "jsonrpc", ("jsonrpc", "json2"))
 ODOO_TIMEOUT = _float("ODOO_TIMEOUT", 30.0)
 ODOO_WEBHOOK_TOKEN = _required("ODOO_WEBHOOK_TOKEN")
+# The portal's address as Odoo reaches it, for the push rule `manage.py odoo_setup` creates (optional).
+PORTAL_BASE_URL = _url("PORTAL_BASE_URL", _read("PORTAL_BASE_URL").strip())
 
 # --- Write-back to Odoo (AfterShip's news on the delivery order) ---------------------------------
 ODOO_WRITEBACK = _bool("ODOO_WRITEBACK", True)

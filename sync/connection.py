@@ -11,7 +11,7 @@ from .audit import Actor, audit_record
 from .clients import aftership_client, odoo_client
 from .health import service_error, service_pause, service_resume, service_state
 from .models import AuditAction, ServiceState
-from .odoo import OdooAuthError, OdooError
+from .odoo import OdooAuthError, OdooError, odoo_major
 from .odoo_rights import odoo_rights_check
 
 logger = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def _odoo_lines(actor: Actor | None) -> list[CheckLine]:
             lines += [
                 CheckLine(check.ok, check.what, check.detail, check.advice)
                 for check in odoo_rights_check(
-                    client=client, uid=uid, login=settings.ODOO_USERNAME, version_major=_major(version_info)
+                    client=client, uid=uid, login=settings.ODOO_USERNAME, version_major=odoo_major(version_info)
                 )
             ]
             wanted = {name for name in settings.ODOO_WRITEBACK_FIELDS.values() if name}
@@ -153,14 +153,6 @@ def _odoo_lines(actor: Actor | None) -> list[CheckLine]:
             CheckLine(False, "Odoo reachable", exc.message, "Check ODOO_URL, and that Odoo answers from this machine.")
         )
     return lines
-
-
-def _major(version: dict) -> int:
-    info = version.get("server_version_info") or []
-    try:
-        return int(info[0])
-    except (IndexError, TypeError, ValueError):
-        return 18
 
 
 def _aftership_lines(actor: Actor | None) -> list[CheckLine]:

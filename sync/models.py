@@ -538,6 +538,7 @@ class AuditAction(models.TextChoices):
     UNBLOCK = "unblock", "Address unblocked"
     RESUME = "resume", "Connection resumed"
     REVIEWED = "reviewed", "Parcel marked reviewed"
+    ODOO_SETUP = "odoo_setup", "Odoo set up for the portal"
 
 
 class AuditVia(models.TextChoices):

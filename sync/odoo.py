@@ -30,6 +30,15 @@ logger = logging.getLogger(__name__)
 USER_AGENT = "shiptrack-portal/0.1 (+odoo-aftership)"
 
 
+def odoo_major(version: dict) -> int:
+    """The major version from `common.version`'s answer (18 when it cannot be read, e.g. saas~17.2)."""
+    info = version.get("server_version_info") or []
+    try:
+        return int(info[0])
+    except (IndexError, TypeError, ValueError):
+        return 18
+
+
 class OdooError(Exception):
     """Odoo refused or failed a call; `name` is Odoo's exception class (e.g. odoo.exceptions.UserError)."""
 

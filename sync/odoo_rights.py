@@ -30,6 +30,14 @@ def _customer() -> bool:
     return settings.ODOO_WRITEBACK and settings.ODOO_NOTIFY_CUSTOMER
 
 
+# The groups named below, by their external ids (what `odoo_setup --grant` adds the user to).
+GROUP_XMLIDS = {
+    "Inventory / User": "stock.group_stock_user",
+    "Internal User": "base.group_user",
+    "Sales / User: All Documents": "sales_team.group_sale_salesman_all_leads",
+}
+
+
 @dataclass(frozen=True)
 class Need:
     model: str
@@ -60,6 +68,7 @@ class RightCheck:
     what: str
     detail: str
     advice: str = ""
+    group: str = ""  # the group that grants it, when missing
 
 
 def odoo_rights_check(*, client: OdooClient, uid: int, login: str, version_major: int) -> list[RightCheck]:
@@ -77,7 +86,11 @@ def odoo_rights_check(*, client: OdooClient, uid: int, login: str, version_major
             continue
         detail = f"{need.operation} on {need.model}"
         advice = "" if allowed else f"In Odoo, add {login} to the group '{need.group}' (Settings > Users)."
-        checks.append(RightCheck(allowed, what, detail if allowed else f"{detail} is not allowed", advice))
+        checks.append(
+            RightCheck(
+                allowed, what, detail if allowed else f"{detail} is not allowed", advice, "" if allowed else need.group
+            )
+        )
     xmlid, name = ALL_SALE_ORDERS
     what = "Odoo right to read every sale order"
     try:
@@ -93,6 +106,7 @@ def odoo_rights_check(*, client: OdooClient, uid: int, login: str, version_major
                 if limited
                 else "no record rule limits the orders it reads",
                 f"In Odoo, add {login} to the group '{name}' (Settings > Users)." if limited else "",
+                name if limited else "",
             )
         )
     return checks

@@ -71,7 +71,36 @@ class ResUsers(BaseModel):
         F("share", "boolean", "Share User", default=False),
         F("tz", "char", "Timezone"),
         F("lang", "char", "Language", default="en_US"),
+        F("groups_id", "many2many", "Groups", "res.groups", store=False, compute=lambda r: r._group_ids()),
     )
+
+    def _group_ids(self) -> list[int]:
+        """The user's own groups (not the implied ones), as res.groups ids."""
+        by_xmlid = {xmlid: rid for rid, xmlid in self.env["res.groups"].sudo()._xmlids().items()}
+        auth = self.env.sim._auth.get(self.id)
+        return sorted(by_xmlid[g] for g in (auth.groups if auth else ()) if g in by_xmlid)
+
+    def write(self, vals):
+        """Writing `groups_id` (Odoo 19: `group_ids`) with commands 4 (add), 3 (remove) and 6 (set) changes
+        the user's groups, as Odoo's res.users does (read from source; not recorded)."""
+        vals = dict(vals)
+        commands = vals.pop("groups_id", None) or vals.pop("group_ids", None)
+        if commands is not None:
+            self._check_access("write")
+            xmlids = self.env["res.groups"].sudo()._xmlids()
+            for uid in self._ids:
+                groups = set(self.env.sim._auth[uid].groups) if uid in self.env.sim._auth else set()
+                for command in commands:
+                    if command[0] == 4:
+                        groups.add(xmlids[command[1]])
+                    elif command[0] == 3:
+                        groups.discard(xmlids[command[1]])
+                    elif command[0] == 6:
+                        groups = {xmlids[gid] for gid in command[2]}
+                self.env.sim.set_groups(uid, sorted(groups))
+            if not vals:
+                return True
+        return super().write(vals)
 
     def has_group(self, group_ext_id):
         """Whether this user is in the group, implied groups included (recorded in transcript 72; the
@@ -85,6 +114,22 @@ class ResUsers(BaseModel):
     def context_get(self):
         row = self.env["res.users"].sudo()._row(self.env.uid) or {}
         return {"lang": row.get("lang") or "en_US", "tz": row.get("tz") or False, "uid": self.env.uid}
+
+
+class ResGroups(BaseModel):
+    """res.groups, for the groups the simulator knows (ids chosen here, not recorded); a user's membership
+    lives with its credentials (`OdooSimulator.set_groups`)."""
+
+    _name = "res.groups"
+    _description = "Access Groups"
+    _order = "name"
+    _acl: ClassVar = {"read": INTERNAL, "write": SETTINGS, "create": SETTINGS, "unlink": SETTINGS}
+    _specs = (F("name", "char", "Name", required=True), F("full_name", "char", "Group Name"))
+
+    def _xmlids(self) -> dict[int, str]:
+        data = self.env["ir.model.data"].sudo()
+        rows = data._search([("model", "=", "res.groups")])
+        return {data._get(rid, "res_id"): f"{data._get(rid, 'module')}.{data._get(rid, 'name')}" for rid in rows}
 
 
 # -- chatter ----------------------------------------------------------------------------------------

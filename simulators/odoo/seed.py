@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pycountry
 
-from .orm import SUPERUSER_ID, Environment
+from .orm import GROUP_NAMES, SUPERUSER_ID, Environment
 
 if TYPE_CHECKING:
     from .server import OdooSimulator
@@ -34,6 +34,7 @@ MODEL_IDS = {
     "res.country.state": 82,
     "res.partner": 78,
     "res.users": 89,
+    "res.groups": 91,
     "mail.message": 133,
     "mail.message.subtype": 134,
     "mail.activity.type": 141,
@@ -46,6 +47,9 @@ MODEL_IDS = {
     "delivery.carrier": 597,
     "base.automation": 612,
 }
+# res.groups ids and their ir.model.data ids, in the order of orm.GROUP_NAMES (chosen, not recorded).
+GROUP_IDS = [(1, 40001), (10, 40002), (8, 40003), (2, 40004), (3, 40005), (50, 40006), (51, 40007), (30, 40008)]
+GROUP_IDS += [(31, 40009), (32, 40010)]
 STATE_SELECTION_IDS = {
     "draft": 1641,
     "waiting": 1642,
@@ -195,6 +199,10 @@ def install_base(sim: OdooSimulator) -> None:
         insert(env, "res.users", 1, name="OdooBot", login="__system__", partner_id=2, active=False)
         insert(env, "res.users", 2, name="Mitchell Admin", login="admin", partner_id=3, tz="Europe/Brussels")
         insert(env, "res.users", 8, name="AfterShip Integration", login="aftership-bot", partner_id=44)
+        for (xml, full_name), (rid, data_id) in zip(GROUP_NAMES.items(), GROUP_IDS, strict=True):
+            insert(env, "res.groups", rid, name=full_name.rsplit("/", 1)[-1].strip(), full_name=full_name)
+            module, _, name = xml.partition(".")
+            insert(env, "ir.model.data", data_id, module=module, name=name, model="res.groups", res_id=rid)
         for module, name, model, rid in (
             ("base", "main_company", "res.company", 1),
             ("base", "main_partner", "res.partner", 1),
