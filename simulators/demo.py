@@ -3,8 +3,9 @@
 1. Writes `.demo/env` once (secrets, ports, SQLite in `.demo/`) and reuses it on later runs.
 2. Migrates, creates the admin (and a logistics manager) and maps the demo carriers.
 3. Starts the Odoo simulator (a few dozen validated deliveries, a warehouse validating more over
-   time, the push automation rule) and the AfterShip simulator (carriers moving parcels along in
-   accelerated time, webhooks to the portal), then a django-q2 worker and the web server.
+   time) and sets it up with `manage.py odoo_setup`, as for a real Odoo (fields, form view, push rule);
+   starts the AfterShip simulator (carriers moving parcels along in accelerated time, webhooks to the
+   portal), then a django-q2 worker and the web server.
 4. Prints the admin URL and login, and a line of figures every half minute; Ctrl-C stops everything.
 """
 
@@ -142,6 +143,29 @@ def _map_carriers(odoo) -> None:
             )
 
 
+def _setup_odoo() -> None:
+    """Connect the Odoo simulator as a user would a real Odoo: `manage.py odoo_setup` with the admin's key
+    creates the write-back fields, the delivery form view and the push rule (on every start: the simulator
+    starts empty)."""
+    from django.core.management import CommandError, call_command
+
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    key_file = DEMO_DIR / "odoo-admin.key"
+    key_file.write_text("OdooAdmin18\n", encoding="utf-8")  # the simulator's administrator (Mitchell Admin)
+    key_file.chmod(0o600)
+    with open(LOG_DIR / "odoo_setup.log", "w", encoding="utf-8") as log:
+        try:
+            call_command(
+                "odoo_setup",
+                *("--admin-login", "admin", "--admin-key-file", str(key_file), "--yes"),
+                portal_url=f"http://127.0.0.1:{PORTAL_PORT}",
+                stdout=log,
+                stderr=log,
+            )
+        except (SystemExit, CommandError) as exc:
+            print(f"odoo_setup did not finish ({exc}); see {LOG_DIR / 'odoo_setup.log'}.", flush=True)
+
+
 def _start_simulators(env: dict[str, str]):
     from simulators.aftership import AfterShipSimulator
     from simulators.odoo import OdooSimulator
@@ -150,7 +174,6 @@ def _start_simulators(env: dict[str, str]):
     portal = f"http://127.0.0.1:{PORTAL_PORT}"
     odoo = OdooSimulator("127.0.0.1", ODOO_PORT)
     demo_world(odoo, count=40, seed=18)
-    odoo.add_webhook_automation(f"{portal}/odoo/webhook/picking?token={env['ODOO_WEBHOOK_TOKEN']}")
     aftership = AfterShipSimulator(
         "127.0.0.1",
         AFTERSHIP_PORT,
@@ -250,6 +273,7 @@ def _run() -> None:
         _prepare_portal(env_values)
         odoo, aftership = _start_simulators(env_values)
         simulators += [aftership, odoo]
+        _setup_odoo()
         _map_carriers(odoo)
         for noisy in ("simulators", "django-q"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

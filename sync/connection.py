@@ -125,7 +125,12 @@ def _odoo_lines(actor: Actor | None) -> list[CheckLine]:
             else:
                 lines.append(CheckLine(True, "Odoo login", f"as {settings.ODOO_USERNAME} (user #{uid})"))
             lines += [
-                CheckLine(check.ok, check.what, check.detail, check.advice)
+                CheckLine(
+                    check.ok,
+                    check.what,
+                    check.detail,
+                    check.advice + (" Or run `python manage.py odoo_setup --grant`." if check.group else ""),
+                )
                 for check in odoo_rights_check(
                     client=client, uid=uid, login=settings.ODOO_USERNAME, version_major=odoo_major(version_info)
                 )
@@ -144,15 +149,40 @@ def _odoo_lines(actor: Actor | None) -> list[CheckLine]:
                                 False,
                                 f"Delivery field {name}",
                                 "not in this Odoo database: the portal skips it",
-                                "Create it on Delivery orders (stock.picking), "
-                                "or leave it out of ODOO_WRITEBACK_FIELDS.",
+                                "Run `python manage.py odoo_setup` (with an Odoo administrator's key) to create "
+                                "it, or leave it out of ODOO_WRITEBACK_FIELDS.",
                             )
                         )
+            lines.append(_push_line())
     except OdooError as exc:
         lines.append(
             CheckLine(False, "Odoo reachable", exc.message, "Check ODOO_URL, and that Odoo answers from this machine.")
         )
     return lines
+
+
+def _push_line() -> CheckLine:
+    """Whether Odoo's push rule reaches the portal, from the pushes received (the integration user may not
+    read automation rules; `odoo_setup --dry-run` checks the rule itself with an administrator's key)."""
+    from django.conf import settings
+    from django.utils.timesince import timesince
+
+    from .models import JobKind, SyncJob
+
+    last = (
+        SyncJob.objects.filter(kind=JobKind.PICKING_SYNC)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if last is not None:
+        return CheckLine(True, "Odoo push rule", f"last delivery pushed by Odoo {timesince(last)} ago")
+    return CheckLine(
+        True,
+        "Odoo push rule",
+        f"no delivery pushed yet: the pull syncs every {settings.SYNC_PULL_INTERVAL_MINUTES} min meanwhile; "
+        "`python manage.py odoo_setup` creates the rule",
+    )
 
 
 def _aftership_lines(actor: Actor | None) -> list[CheckLine]:

@@ -213,6 +213,19 @@ def install_base(sim: OdooSimulator) -> None:
         ):
             xmlid(env, module, name, model, rid)
 
+        # The delivery order's form, as far as an extension anchors on it (stock.view_picking_form).
+        insert(
+            env,
+            "ir.ui.view",
+            971,
+            name="stock.picking.form",
+            model="stock.picking",
+            type="form",
+            mode="primary",
+            priority=16,
+            arch_db=PICKING_FORM_ARCH,
+        )
+        insert(env, "ir.model.data", 30500, module="stock", name="view_picking_form", model="ir.ui.view", res_id=971)
         insert(env, "stock.location", 4, name="Vendors", complete_name="Partners/Vendors", usage="supplier")
         insert(env, "stock.location", 5, name="Customers", complete_name="Partners/Customers", usage="customer")
         insert(env, "stock.location", 8, name="Stock", complete_name="WH/Stock", usage="internal")
@@ -792,19 +805,6 @@ def transcript_world(sim: OdooSimulator) -> None:
         sim.set_sequence("WH/OUT/", 28)
         sim.set_sequence("WH/IN/", 6)
         sim.set_sequence("sale.order", 37)
-        # The delivery order's form, as far as an extension anchors on it (stock.view_picking_form).
-        insert(
-            env,
-            "ir.ui.view",
-            971,
-            name="stock.picking.form",
-            model="stock.picking",
-            type="form",
-            mode="primary",
-            priority=16,
-            arch_db=PICKING_FORM_ARCH,
-        )
-        insert(env, "ir.model.data", 30500, module="stock", name="view_picking_form", model="ir.ui.view", res_id=971)
         for model, next_id in (
             ("ir.ui.view", 1263),
             ("mail.message", 381),

@@ -122,3 +122,15 @@ def test_a_salesman_of_own_orders_passes_the_access_rights_but_not_every_order(o
     assert "FAIL  Odoo right to read every sale order" in out  # ... record rules hide other salespeople's orders
     assert "other salespeople's orders stay unread" in out
     assert re.search(r"\b1 of \d+ checks failed\.", err), err
+
+
+def test_the_push_rule_is_judged_by_the_pushes_that_arrive(odoo, aftership, settings):
+    from sync.models import JobKind, SyncJob
+
+    settings.ODOO_WRITEBACK_FIELDS = {"status": "x_aftership_status"}
+    _, out, _ = run()
+    assert "no delivery pushed yet: the pull syncs every 5 min meanwhile; `python manage.py odoo_setup`" in out
+
+    SyncJob.objects.create(kind=JobKind.PICKING_SYNC, picking_id=30)
+    _, out, _ = run()
+    assert "last delivery pushed by Odoo 0" in out
