@@ -370,6 +370,9 @@ SYNC_CATCHUP_BUDGET_SECONDS = _float("SYNC_CATCHUP_BUDGET_SECONDS", 60)
 SYNC_PAGE_SIZE = _int("SYNC_PAGE_SIZE", 200)
 SYNC_JOB_EXPIRY_HOURS = _float("SYNC_JOB_EXPIRY_HOURS", 24)
 SYNC_BACKOFF_BASE_SECONDS = _float("SYNC_BACKOFF_BASE_SECONDS", 30)
+# A job's first failures while AfterShip otherwise answers are retried after this many seconds, doubling.
+SYNC_RETRY_SOON_SECONDS = _float("SYNC_RETRY_SOON_SECONDS", 2)
+SYNC_RETRY_SOON_ATTEMPTS = _int("SYNC_RETRY_SOON_ATTEMPTS", 3)
 SYNC_BACKOFF_MAX_SECONDS = _float("SYNC_BACKOFF_MAX_SECONDS", 3600)
 # Odoo posts a validation before it commits it: pushed deliveries are read together, this long after the
 # first push of a batch.

@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -47,14 +47,15 @@ class Outcome:
     kind: str
     message: str = ""
     at: datetime | None = None
+    healthy: bool = False  # a retry while the service otherwise answers: soon, not after a long backoff
 
     @classmethod
     def done(cls, message: str) -> Outcome:
         return cls("done", message)
 
     @classmethod
-    def retry(cls, message: str, at: datetime | None = None) -> Outcome:
-        return cls("retry", message, at)
+    def retry(cls, message: str, at: datetime | None = None, *, healthy: bool = False) -> Outcome:
+        return cls("retry", message, at, healthy)
 
     @classmethod
     def wait(cls, message: str, at: datetime) -> Outcome:
@@ -84,10 +85,20 @@ def job_handler(kind: str, *, service: str, after: Callable[[SyncJob], None] | N
     return register
 
 
-def backoff_delay(attempts: int, *, rng: random.Random | None = None) -> float:
-    """Seconds before the next try: exponential from SYNC_BACKOFF_BASE_SECONDS, capped, with jitter."""
-    base = settings.SYNC_BACKOFF_BASE_SECONDS * (2 ** max(attempts - 1, 0))
-    delay = min(base, settings.SYNC_BACKOFF_MAX_SECONDS)
+def backoff_delay(attempts: int, *, healthy: bool = False, rng: random.Random | None = None) -> float:
+    """Seconds before the next try, with jitter.
+
+    A job's first few failures while its service is otherwise healthy (its circuit closed: other calls
+    succeed) are retried soon, from SYNC_RETRY_SOON_SECONDS doubling: a stray 5xx should not hold a
+    parcel for minutes. Failures beyond those, or while the service is failing, back off exponentially
+    from SYNC_BACKOFF_BASE_SECONDS, capped at SYNC_BACKOFF_MAX_SECONDS.
+    """
+    soon = settings.SYNC_RETRY_SOON_ATTEMPTS
+    if healthy and attempts <= soon:
+        delay = settings.SYNC_RETRY_SOON_SECONDS * (2 ** max(attempts - 1, 0))
+    else:
+        repeated = max(attempts - 1 - soon, 0)  # counted from the end of the quick retries
+        delay = min(settings.SYNC_BACKOFF_BASE_SECONDS * (2**repeated), settings.SYNC_BACKOFF_MAX_SECONDS)
     # "Equal jitter": never sooner than half the delay, spread so a burst of failures does not retry as one.
     return delay / 2 + (rng or random).uniform(0, delay / 2)
 
@@ -298,7 +309,7 @@ def _apply(job: SyncJob, outcome: Outcome, *, duration_ms: int = 0, count_attemp
         if not count_attempt:
             job.attempts = max(job.attempts - 1, 0)
     else:
-        next_at = outcome.at or now + timedelta(seconds=backoff_delay(job.attempts))
+        next_at = outcome.at or now + timedelta(seconds=backoff_delay(job.attempts, healthy=outcome.healthy))
         job.last_error = outcome.message
         if next_at > job.expires_at:
             job.state = JobState.DEAD
@@ -437,6 +448,12 @@ def _outcome_for_exception(exc: Exception) -> Outcome:
     return Outcome.retry(f"Unexpected error: {type(exc).__name__}: {exc}")
 
 
+def _aftership_healthy(clients: _Clients) -> bool:
+    """AfterShip answers other calls: its circuit is closed (no pause imposed on every call)."""
+    limiter = getattr(clients.aftership, "limiter", None)
+    return limiter is not None and not limiter.circuit_open()
+
+
 def job_execute(job: SyncJob, clients: _Clients) -> Outcome:
     """Run one claimed job and record the attempt."""
     started = time.monotonic()
@@ -447,6 +464,8 @@ def job_execute(job: SyncJob, clients: _Clients) -> Outcome:
             outcome = handler(job, clients.aftership if service == ServiceState.AFTERSHIP else clients.odoo)
         except Exception as exc:
             outcome = _outcome_for_exception(exc)
+        if outcome.kind == "retry" and service == ServiceState.AFTERSHIP:
+            outcome = replace(outcome, healthy=_aftership_healthy(clients))
         duration_ms = int((time.monotonic() - started) * 1000)
         _apply(job, outcome, duration_ms=duration_ms)
         JobAttempt.objects.create(

@@ -256,6 +256,10 @@ class RateLimiter:
         self.backend.push_back(key, self.clock() + hold)
         return hold
 
+    def circuit_open(self) -> bool:
+        """Calls fail in a row: every call is held back for a while (the breaker is open)."""
+        return self.backend.next_free(self._circuit) > self.clock()
+
     def held_for(self, bucket: str) -> float:
         """Seconds until a call may go: more than a moment means a 429 on the bucket or an open circuit."""
         until = max(self.backend.next_free(f"{self.namespace}:{bucket}"), self.backend.next_free(self._circuit))

@@ -172,21 +172,29 @@ def test_an_outage_is_retried_with_backoff_then_succeeds(aftership, aftership_cl
     aftership.faults.outage = True
     deliveries_intake([delivery(20, "4815162342")])
 
-    before = timezone.now()
     drain(aftership_client_factory)
     job = SyncJob.objects.get()
     assert job.state == JobState.PENDING
     assert job.attempts == 1
     assert "503" in job.last_error
-    # Equal jitter around the 30 s base: between 15 and 30 s from now.
-    assert before + timedelta(seconds=14) < job.next_attempt_at < timezone.now() + timedelta(seconds=31)
+    # Nothing says AfterShip is down yet (one failure, the circuit closed): retried soon, 1-2 s later.
+    failed_at = job.attempt_log.get().started_at
+    assert timedelta(seconds=1) <= job.next_attempt_at - failed_at <= timedelta(seconds=3)
+
+    for _ in range(2):  # failing again and again: the circuit opens, and the job backs off from 30 s
+        make_due()
+        drain(aftership_client_factory)
+    job.refresh_from_db()
+    failed_at = job.attempt_log.order_by("-started_at").first().started_at
+    assert job.attempts == 3
+    assert timedelta(seconds=15) <= job.next_attempt_at - failed_at <= timedelta(seconds=31)
 
     aftership.faults.outage = False
     make_due()
     drain(aftership_client_factory)
     job.refresh_from_db()
-    assert job.state == JobState.DONE and job.attempts == 2
-    assert list(job.attempt_log.values_list("outcome", flat=True)) == ["done", "retry"]
+    assert job.state == JobState.DONE and job.attempts == 4
+    assert list(job.attempt_log.values_list("outcome", flat=True)) == ["done", "retry", "retry", "retry"]
 
 
 def test_a_job_that_keeps_failing_past_its_expiry_is_given_up_with_an_alert(
@@ -195,7 +203,7 @@ def test_a_job_that_keeps_failing_past_its_expiry_is_given_up_with_an_alert(
     settings.SYNC_ALERT_EMAILS = ["ops@example.com"]
     aftership.faults.outage = True
     deliveries_intake([delivery(20, "4815162342")])
-    SyncJob.objects.update(expires_at=timezone.now() + timedelta(seconds=5))
+    SyncJob.objects.update(expires_at=timezone.now() + timedelta(milliseconds=500))  # before even a quick retry
 
     drain(aftership_client_factory)
 
@@ -301,3 +309,34 @@ def test_the_customers_contact_leaves_the_job_once_the_tracking_exists(
     page = client.get(reverse("admin:sync_syncjob_change", args=[job.pk])).content.decode()
     assert "Request body" not in page and "Müller Logistik GmbH" not in page
     assert "Request body" in admin_client.get(reverse("admin:sync_syncjob_change", args=[job.pk])).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("attempts", "healthy", "seconds"),
+    [
+        (1, True, 2),  # a stray failure while AfterShip answers: soon
+        (2, True, 4),
+        (3, True, 8),
+        (4, True, 30),  # the same job failing again and again: back off
+        (5, True, 60),
+        (1, False, 30),  # the circuit is open: back off at once
+        (2, False, 30),
+        (5, False, 60),
+        (20, False, 3600),  # capped
+    ],
+)
+def test_the_delay_before_a_retry(attempts, healthy, seconds, settings):
+    from sync.jobs import backoff_delay
+
+    settings.SYNC_RETRY_SOON_SECONDS, settings.SYNC_RETRY_SOON_ATTEMPTS = 2, 3
+    settings.SYNC_BACKOFF_BASE_SECONDS, settings.SYNC_BACKOFF_MAX_SECONDS = 30, 3600
+
+    class Edges:  # the jitter's two ends
+        def __init__(self, end):
+            self.end = end
+
+        def uniform(self, low, high):
+            return high if self.end else low
+
+    assert backoff_delay(attempts, healthy=healthy, rng=Edges(False)) == seconds / 2
+    assert backoff_delay(attempts, healthy=healthy, rng=Edges(True)) == seconds
