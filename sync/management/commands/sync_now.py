@@ -60,14 +60,16 @@ class Command(BaseCommand):
             raise CommandError("--since must be before --until.")
         orders, pickings = _names(options["orders"]), _names(options["pickings"])
         stop = threading.Event()
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        # Ctrl-C and SIGTERM alike: the calls in flight finish, no new one starts, the summary says what stays.
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             pull = self._pull(since, until, orders, pickings)
             if since or until or orders or pickings:
                 self._audit(since, until, orders, pickings, pull)
             drain = self._drain(options["threads"], stop)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         self._summary(pull, drain, stopped=stop.is_set())
 
     def _pull(self, since, until, orders, pickings) -> PullStats:
