@@ -9,6 +9,7 @@ class PortalAdminSite(admin.AdminSite):
     site_header = "Shiptrack Portal"
     site_title = "Shiptrack"
     index_title = "Odoo ⇄ AfterShip"
+    site_url = None  # the portal has no public site: no "View site" link leading to a 404
 
     def index(self, request, extra_context=None):
         from sync.dashboard import dashboard_summary

@@ -100,12 +100,21 @@ class MappedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class _GlobalOrYesNo(forms.NullBooleanSelect):
+    """Empty means the global setting (AFTERSHIP_SEND_CONTACT_DEFAULT), not "unknown"."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.choices = [("unknown", "Use the global setting"), ("true", "Yes, send it"), ("false", "No, never")]
+
+
 class CarrierMappingForm(forms.ModelForm):
     """Checks the courier against AfterShip's list (cached for a day) and names the closest ones."""
 
     class Meta:
         model = CarrierMapping
         fields = ["slug", "enabled", "custom_fields", "send_customer_email", "send_customer_phone"]
+        widgets = {"send_customer_email": _GlobalOrYesNo(), "send_customer_phone": _GlobalOrYesNo()}
 
     def clean_slug(self):
         slug = (self.cleaned_data.get("slug") or "").strip().lower()
@@ -294,14 +303,16 @@ class ShipmentAdmin(admin.ModelAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
         if obj.needs_review and not obj.is_tracked:
-            return _badge("Needs review: not in AfterShip", "#ef6c00")
+            return _badge("Needs review", "#ef6c00")
         return _badge(obj.get_status_display(), _STATUS_COLOURS.get(obj.status, "#1565c0"))
 
     @admin.display(description="needs review", ordering="needs_review")
     def review(self, obj):
         if not obj.needs_review:
             return ""
-        return format_html('<span title="{}">⚠ {}</span>', obj.review_reason, obj.review_reason[:60])
+        reason = obj.review_reason
+        shown = reason if len(reason) <= 60 else reason[:59].rstrip() + "…"
+        return format_html('<span title="{}">⚠ {}</span>', reason, shown)
 
     @admin.action(description="Retry creating the AfterShip tracking", permissions=["retry"])
     def retry_tracking(self, request, queryset):
@@ -503,6 +514,9 @@ class ServiceStateAdmin(ReadOnlyAdmin):
     list_display = ["service", "credentials_ok", "paused_since", "paused_reason", "last_ok_at", "last_error_at"]
     change_list_template = "admin/sync/servicestate_changelist.html"
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # a service's state is the portal's own; deleting it would only forget a pause
+
     def get_urls(self):
         view = self.admin_site.admin_view(self.test_connections)
         return [path("test/", view, name="sync_test_connections"), *super().get_urls()]
@@ -552,7 +566,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     search_fields = ["actor", "target", "=object_id"]
     date_hierarchy = "at"
     show_full_result_count = False
-    fields = ["at", "actor", "via", "action", "target", "change", "detail"]
+    fields = ["at", "actor", "via", "action", "target", "change_in_full", "detail"]
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -566,14 +580,23 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="before → after")
     def change(self, obj):
-        before, after = obj.before or {}, obj.after or {}
-        if not isinstance(before, dict) or not isinstance(after, dict):
-            return f"{before} → {after}"
-        parts = []
-        for key in [*before, *(k for k in after if k not in before)]:
-            old, new = _said(key, before.get(key)), _said(key, after.get(key))
-            parts.append(f"{_label(key)}: {old} → {new}" if key in before else f"{_label(key)}: {new}")
-        return "; ".join(parts)
+        return _changes(obj, limit=120)
+
+    @admin.display(description="before → after")
+    def change_in_full(self, obj):
+        return _changes(obj, limit=None)
+
+
+def _changes(obj, *, limit: int | None) -> str:
+    """An audit entry's values before and after, in words (cut at `limit` characters a value in lists)."""
+    before, after = obj.before or {}, obj.after or {}
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return f"{before} → {after}"
+    parts = []
+    for key in [*before, *(k for k in after if k not in before)]:
+        old, new = _said(key, before.get(key), limit), _said(key, after.get(key), limit)
+        parts.append(f"{_label(key)}: {old} → {new}" if key in before else f"{_label(key)}: {new}")
+    return "; ".join(parts)
 
 
 def _label(key: str) -> str:
@@ -583,7 +606,7 @@ def _label(key: str) -> str:
         return key.replace("_", " ")
 
 
-def _said(key: str, value) -> str:
+def _said(key: str, value, limit: int | None = 120) -> str:
     if value is None:
         return "default" if key.startswith("send_customer_") else "—"
     if isinstance(value, bool):
@@ -594,9 +617,13 @@ def _said(key: str, value) -> str:
                 return str(choices(value).label)
     if key == "slug" and value == "":
         return "(not mapped)"
-    return _short(value)
+    if isinstance(value, list):
+        return "; ".join(_said(key, item, limit) for item in value) if value else "none"
+    if isinstance(value, dict) and key == "deleted":
+        return ", ".join(f"{label}: {count}" for label, count in value.items())
+    return _short(value, limit)
 
 
-def _short(value) -> str:
+def _short(value, limit: int | None = 120) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 120 else text[:119] + "…"
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"

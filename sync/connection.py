@@ -129,7 +129,7 @@ def _odoo_lines(actor: Actor | None) -> list[CheckLine]:
                     check.ok,
                     check.what,
                     check.detail,
-                    check.advice + (" Or run `python manage.py odoo_setup --grant`." if check.group else ""),
+                    check.advice + (" Or run python manage.py odoo_setup --grant." if check.group else ""),
                 )
                 for check in odoo_rights_check(
                     client=client, uid=uid, login=settings.ODOO_USERNAME, version_major=odoo_major(version_info)
@@ -149,7 +149,7 @@ def _odoo_lines(actor: Actor | None) -> list[CheckLine]:
                                 False,
                                 f"Delivery field {name}",
                                 "not in this Odoo database: the portal skips it",
-                                "Run `python manage.py odoo_setup` (with an Odoo administrator's key) to create "
+                                "Run python manage.py odoo_setup (with an Odoo administrator's key) to create "
                                 "it, or leave it out of ODOO_WRITEBACK_FIELDS.",
                             )
                         )
@@ -176,12 +176,14 @@ def _push_line() -> CheckLine:
         .first()
     )
     if last is not None:
-        return CheckLine(True, "Odoo push rule", f"last delivery pushed by Odoo {timesince(last)} ago")
+        ago = timesince(last)
+        when = "just now" if ago.startswith("0\xa0minutes") else f"{ago} ago"
+        return CheckLine(True, "Odoo push rule", f"last delivery pushed by Odoo {when}")
     return CheckLine(
         True,
         "Odoo push rule",
         f"no delivery pushed yet: the pull syncs every {settings.SYNC_PULL_INTERVAL_MINUTES} min meanwhile; "
-        "`python manage.py odoo_setup` creates the rule",
+        "python manage.py odoo_setup creates the rule",
     )
 
 

@@ -162,7 +162,7 @@ class Shipment(models.Model):
         "tracking deleted from AfterShip at",
         null=True,
         blank=True,
-        help_text="Set by `manage.py purge --aftership` once the parcel was completed before the retention date.",
+        help_text="Set by manage.py purge --aftership once the parcel was completed before the retention date.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -564,8 +564,8 @@ class AuditEntry(models.Model):
     detail = models.TextField(blank=True)
 
     class Meta:
-        verbose_name = "audit entry"
-        verbose_name_plural = "audit log"
+        verbose_name = "audit log entry"
+        verbose_name_plural = "audit log entries"
         ordering = ["-at", "-id"]
         indexes = [
             models.Index(fields=["-at", "-id"], name="audit_at"),
