@@ -10,6 +10,8 @@ class PortalAdminSite(admin.AdminSite):
     site_title = "Shiptrack"
     index_title = "Odoo ⇄ AfterShip"
     site_url = None  # the portal has no public site: no "View site" link leading to a 404
+    # The lists need the page's whole width at 1366 px; the app list is one click away (the header's links).
+    enable_nav_sidebar = False
 
     def index(self, request, extra_context=None):
         from sync.dashboard import dashboard_summary

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
@@ -61,10 +62,24 @@ _JOB_COLOURS = {JobState.DONE: "#2e7d32", JobState.FAILED: "#c62828", JobState.D
 
 def _badge(text: str, colour: str):
     return format_html(
-        '<span style="padding:1px 6px;border-radius:8px;background:{};color:#fff;white-space:nowrap">{}</span>',
+        '<span style="display:inline-block;max-width:13em;padding:1px 6px;border-radius:8px;background:{};'
+        'color:#fff;line-height:1.4">{}</span>',
         colour,
         text,
     )
+
+
+def _cut(text: str, limit: int):
+    """Text cut to fit a list column, whole in the tooltip."""
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    return format_html('<span title="{}">{}…</span>', text, text[: limit - 1].rstrip())
+
+
+def _when(moment):
+    """A short local date and time for list columns ("26 Nov 14:05")."""
+    return timezone.localtime(moment).strftime("%d %b %H:%M") if moment else "—"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -141,8 +156,8 @@ class CarrierMappingAdmin(admin.ModelAdmin):
         "suggested_slug",
         "parcels",
         "parcels_in_review",
-        "send_customer_email",
-        "send_customer_phone",
+        "email_sent",
+        "phone_sent",
     ]
     list_filter = [MappedFilter, "enabled"]
     search_fields = ["odoo_carrier_name", "slug", "suggested_slug"]
@@ -177,6 +192,14 @@ class CarrierMappingAdmin(admin.ModelAdmin):
         if obj.slug:
             return obj.slug
         return _badge("not mapped", "#ef6c00")
+
+    @admin.display(description="e-mail to AfterShip")
+    def email_sent(self, obj):
+        return {None: "global setting", True: "yes", False: "no"}[obj.send_customer_email]
+
+    @admin.display(description="phone to AfterShip")
+    def phone_sent(self, obj):
+        return {None: "global setting", True: "yes", False: "no"}[obj.send_customer_phone]
 
     @admin.display(description="parcels", ordering="parcel_count")
     def parcels(self, obj):
@@ -275,14 +298,13 @@ class ReviewFilter(admin.SimpleListFilter):
 class ShipmentAdmin(admin.ModelAdmin):
     list_display = [
         "picking_name",
-        "sale_order_name",
-        "partner_name",
-        "tracking_number",
-        "slug",
         "status_badge",
         "review",
-        "tracked_at",
-        "updated_at",
+        "sale_order_name",
+        "customer",
+        "tracking_number",
+        "courier",
+        "tracked",
     ]
     list_filter = [ReviewFilter, "status", "slug", "carrier"]
     search_fields = ["tracking_number", "picking_name", "sale_order_name", "partner_name", "aftership_id"]
@@ -310,9 +332,19 @@ class ShipmentAdmin(admin.ModelAdmin):
     def review(self, obj):
         if not obj.needs_review:
             return ""
-        reason = obj.review_reason
-        shown = reason if len(reason) <= 60 else reason[:59].rstrip() + "…"
-        return format_html('<span title="{}">⚠ {}</span>', reason, shown)
+        return _cut(obj.review_reason, 48)
+
+    @admin.display(description="courier", ordering="slug")
+    def courier(self, obj):
+        return obj.slug or "—"
+
+    @admin.display(description="customer", ordering="partner_name")
+    def customer(self, obj):
+        return _cut(obj.partner_name, 26)
+
+    @admin.display(description="tracked", ordering="tracked_at")
+    def tracked(self, obj):
+        return _when(obj.tracked_at)
 
     @admin.action(description="Retry creating the AfterShip tracking", permissions=["retry"])
     def retry_tracking(self, request, queryset):
@@ -347,17 +379,7 @@ class AttemptInline(ReadOnlyInline):
 
 @admin.register(SyncJob)
 class SyncJobAdmin(ReadOnlyAdmin):
-    list_display = [
-        "id",
-        "kind",
-        "target",
-        "state_badge",
-        "attempts",
-        "next_attempt_at",
-        "last_outcome",
-        "short_error",
-        "created_at",
-    ]
+    list_display = ["id", "kind", "target", "state_badge", "attempts", "next_try", "outcome", "short_error", "created"]
     list_filter = ["state", "kind"]
     search_fields = ["shipment__tracking_number", "shipment__picking_name", "shipment__sale_order_name", "=picking_id"]
     list_select_related = ["shipment"]
@@ -395,7 +417,19 @@ class SyncJobAdmin(ReadOnlyAdmin):
 
     @admin.display(description="last error")
     def short_error(self, obj):
-        return obj.last_error[:80]
+        return _cut(obj.last_error, 48)
+
+    @admin.display(description="next try", ordering="next_attempt_at")
+    def next_try(self, obj):
+        return _when(obj.next_attempt_at) if obj.state == JobState.PENDING else "—"
+
+    @admin.display(description="last outcome")
+    def outcome(self, obj):
+        return _cut(obj.last_outcome, 40)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return _when(obj.created_at)
 
     @admin.display(description="request body")
     def payload_pretty(self, obj):
@@ -419,7 +453,7 @@ class SyncJobAdmin(ReadOnlyAdmin):
 
 @admin.register(TrackingEvent)
 class TrackingEventAdmin(ReadOnlyAdmin):
-    list_display = ["received_at", "kind", "tracking_number", "slug", "tag", "state", "short_error", "shipment"]
+    list_display = ["received", "kind", "tracking_number", "slug", "tag", "state", "short_error", "delivery"]
     list_filter = ["state", "source", "kind", "signature", "tag"]
     actions = ["reprocess"]
     search_fields = ["=event_id", "tracking_number"]
@@ -450,7 +484,15 @@ class TrackingEventAdmin(ReadOnlyAdmin):
 
     @admin.display(description="error")
     def short_error(self, obj):
-        return obj.error[:80]
+        return _cut(obj.error, 48)
+
+    @admin.display(description="received", ordering="received_at")
+    def received(self, obj):
+        return _when(obj.received_at)
+
+    @admin.display(description="delivery")
+    def delivery(self, obj):
+        return obj.shipment.picking_name if obj.shipment else "—"
 
     @admin.action(description="Reprocess the selected events (failed, unmatched or ignored)", permissions=["resync"])
     def reprocess(self, request, queryset):
@@ -496,7 +538,16 @@ class WrittenFilter(admin.SimpleListFilter):
 
 @admin.register(StatusChange)
 class StatusChangeAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "shipment", "status_text", "written_at", "activity_outcome", "customer_outcome"]
+    list_display = ["created", "shipment", "status_text", "written", "activity_outcome", "customer_outcome"]
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return _when(obj.created_at)
+
+    @admin.display(description="written to Odoo", ordering="written_at")
+    def written(self, obj):
+        return _when(obj.written_at)
+
     list_filter = [WrittenFilter, "status"]
     search_fields = ["shipment__tracking_number", "shipment__picking_name", "shipment__sale_order_name"]
     list_select_related = ["shipment"]
