@@ -14,9 +14,16 @@ class PortalAdminSite(admin.AdminSite):
     enable_nav_sidebar = False
 
     def index(self, request, extra_context=None):
-        from sync.dashboard import dashboard_summary
+        from sync.dashboard import ago, chart_svg, dashboard_summary
 
         extra_context = dict(extra_context or {})
         if request.user.has_perm("sync.view_shipment"):
-            extra_context["sync"] = dashboard_summary()
+            summary = dashboard_summary()
+            extra_context["sync"] = summary
+            extra_context["sync_chart"] = chart_svg(summary["chart"])
+            extra_context["sync_last"] = {
+                "pull": ago(summary["last_pull"]),
+                "webhook": ago(summary["webhooks"]["last"]),
+                "odoo_write": ago(summary["last_odoo_write"]),
+            }
         return super().index(request, extra_context)

@@ -194,7 +194,7 @@ def test_the_connection_tester_says_what_is_wrong(admin_client, odoo, aftership,
 def test_the_front_page_shows_what_needs_a_look(admin_client, failed_parcel):
     content = admin_client.get(reverse("admin:index")).content.decode()
     assert "Sync status" in content
-    assert "2 from Odoo, 1 tracked in AfterShip" in content
+    assert "2 from Odoo</a>:\n      1 tracked in AfterShip" in content
     assert "1 parcel to review" in content
 
 
