@@ -9,10 +9,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import ngettext
 
 from .audit import Actor
@@ -80,6 +82,26 @@ def _cut(text: str, limit: int):
 def _when(moment):
     """A short local date and time for list columns ("26 Nov 14:05")."""
     return timezone.localtime(moment).strftime("%d %b %H:%M") if moment else "—"
+
+
+class ObjectActionsMixin:
+    """The list's actions that apply to one object, as buttons on its page (for the roles allowed them)."""
+
+    object_actions: dict[str, str] = {}  # action name -> the button's label
+    change_form_template = "admin/sync/change_form_actions.html"
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        available = self.get_actions(request) if obj is not None else {}
+        context["object_actions"] = [(name, label) for name, label in self.object_actions.items() if name in available]
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    def response_action(self, request, queryset):
+        """A button on an object's page brings its reader back to that page, with the action's message."""
+        response = super().response_action(request, queryset)
+        back = request.POST.get("_back", "")
+        if response is not None and back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            return HttpResponseRedirect(back)
+        return response
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -295,7 +317,7 @@ class ReviewFilter(admin.SimpleListFilter):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(admin.ModelAdmin):
+class ShipmentAdmin(ObjectActionsMixin, admin.ModelAdmin):
     list_display = [
         "picking_name",
         "status_badge",
@@ -314,10 +336,18 @@ class ShipmentAdmin(admin.ModelAdmin):
     exclude = ["writeback_seq"]
     inlines = [StatusChangeInline, CheckpointInline, JobInline]
     actions = ["retry_tracking", "resync_from_odoo", "mark_reviewed"]
+    object_actions = {
+        "retry_tracking": "Retry",
+        "resync_from_odoo": "Resync from Odoo",
+        "mark_reviewed": "Mark reviewed",
+    }
     show_full_result_count = False
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # what the portal knows of a parcel comes from Odoo and AfterShip: viewed, acted on
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
@@ -378,7 +408,7 @@ class AttemptInline(ReadOnlyInline):
 
 
 @admin.register(SyncJob)
-class SyncJobAdmin(ReadOnlyAdmin):
+class SyncJobAdmin(ObjectActionsMixin, ReadOnlyAdmin):
     list_display = ["id", "kind", "target", "state_badge", "attempts", "next_try", "outcome", "short_error", "created"]
     list_filter = ["state", "kind"]
     search_fields = ["shipment__tracking_number", "shipment__picking_name", "shipment__sale_order_name", "=picking_id"]
@@ -403,6 +433,7 @@ class SyncJobAdmin(ReadOnlyAdmin):
     exclude = ["payload"]
     inlines = [AttemptInline]
     actions = ["retry_jobs"]
+    object_actions = {"retry_jobs": "Retry"}
     show_full_result_count = False
 
     @admin.display(description="for")
@@ -452,10 +483,11 @@ class SyncJobAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TrackingEvent)
-class TrackingEventAdmin(ReadOnlyAdmin):
+class TrackingEventAdmin(ObjectActionsMixin, ReadOnlyAdmin):
     list_display = ["received", "kind", "tracking_number", "slug", "tag", "state", "short_error", "delivery"]
     list_filter = ["state", "source", "kind", "signature", "tag"]
     actions = ["reprocess"]
+    object_actions = {"reprocess": "Reprocess"}
     search_fields = ["=event_id", "tracking_number"]
     list_select_related = ["shipment"]
     show_full_result_count = False

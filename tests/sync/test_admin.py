@@ -258,3 +258,27 @@ def test_when_afterships_list_cannot_be_had_the_slug_is_saved_with_a_warning(cli
     assert "could not be fetched just now, so &#x27;lyon-express&#x27; was saved unchecked" in response.content.decode()
     mapping.refresh_from_db()
     assert mapping.slug == "lyon-express"
+
+
+def test_a_parcels_page_is_read_only_and_carries_the_actions_its_reader_may_take(client, parcel_in_review):
+    url = reverse("admin:sync_shipment_change", args=[parcel_in_review.pk])
+    client.force_login(staff("lena", LOGISTICS_MANAGERS))
+
+    page = client.get(url).content.decode()
+
+    assert "View shipment" in page and 'name="_save"' not in page
+    for label in ("Retry", "Resync from Odoo", "Mark reviewed"):
+        assert f">{label}</button>" in page
+    response = client.post(
+        reverse("admin:sync_shipment_changelist"),
+        {"action": "mark_reviewed", "_selected_action": [parcel_in_review.pk], "index": 0, "_back": url},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == url  # back on the parcel's page
+    assert "1 parcel marked reviewed." in response.content.decode()
+
+    job = SyncJob.objects.get(shipment=parcel_in_review)
+    job_page = client.get(reverse("admin:sync_syncjob_change", args=[job.pk])).content.decode()
+    assert ">Retry</button>" not in job_page  # retrying jobs is for integration admins
+    client.force_login(staff("ops", INTEGRATION_ADMINS))
+    assert ">Retry</button>" in client.get(reverse("admin:sync_syncjob_change", args=[job.pk])).content.decode()
