@@ -488,6 +488,26 @@ class TrackingEventAdmin(ObjectActionsMixin, ReadOnlyAdmin):
     list_filter = ["state", "source", "kind", "signature", "tag"]
     actions = ["reprocess"]
     object_actions = {"reprocess": "Reprocess"}
+    change_list_template = "admin/sync/trackingevent_changelist.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.test_webhook)
+        return [path("test/", view, name="sync_test_webhook"), *super().get_urls()]
+
+    def test_webhook(self, request):
+        """Send a signed sample tracking update to the portal's own endpoint (on POST) and show what came of it."""
+        if not request.user.has_perm(RESYNC_PERMISSION):
+            raise PermissionDenied
+        from django.conf import settings
+
+        from .webhook_test import webhook_test_send
+
+        context = {**self.admin_site.each_context(request), "title": "Test the AfterShip webhook", "result": None}
+        if request.method == "POST":
+            base_url = settings.PORTAL_BASE_URL or request.build_absolute_uri("/")
+            context["result"] = webhook_test_send(base_url=base_url)
+        return TemplateResponse(request, "admin/sync/webhook_test.html", context)
+
     search_fields = ["=event_id", "tracking_number"]
     list_select_related = ["shipment"]
     show_full_result_count = False

@@ -282,3 +282,33 @@ def test_a_parcels_page_is_read_only_and_carries_the_actions_its_reader_may_take
     assert ">Retry</button>" not in job_page  # retrying jobs is for integration admins
     client.force_login(staff("ops", INTEGRATION_ADMINS))
     assert ">Retry</button>" in client.get(reverse("admin:sync_syncjob_change", args=[job.pk])).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_webhook_tester_sends_a_signed_sample_through_the_real_endpoint(client, live_server, settings):
+    from sync.permissions import groups_ensure
+
+    groups_ensure()  # a transactional test starts without the roles the migrations made
+    settings.PORTAL_BASE_URL = live_server.url
+    client.force_login(staff("ops", INTEGRATION_ADMINS))
+    url = reverse("admin:sync_test_webhook")
+    assert "Send a sample update" in client.get(url).content.decode()
+    assert not TrackingEvent.objects.exists()  # a visit sends nothing
+
+    page = client.post(url).content.decode()
+
+    event = TrackingEvent.objects.get()
+    assert "Accepted in" in page and f"event #{event.pk}" in page
+    assert event.signature == "valid" and event.tracking_number.startswith("SHIPTRACK-TEST-")
+    assert "url-token" not in page  # the URL's token is a secret
+
+    settings.PORTAL_BASE_URL = "http://127.0.0.1:9"  # a wrong public address: the tester says so
+    page = client.post(url).content.decode()
+    assert "The portal could not be reached at http://127.0.0.1:9/aftership/webhook/tracking" in page
+    assert "Check <code>PORTAL_BASE_URL</code>" in page
+
+
+def test_the_webhook_tester_is_for_integration_admins(client, db):
+    client.force_login(staff("lena", LOGISTICS_MANAGERS))
+    assert client.get(reverse("admin:sync_test_webhook")).status_code == 403
+    assert "Test the webhook" not in client.get(reverse("admin:sync_trackingevent_changelist")).content.decode()
