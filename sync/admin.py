@@ -11,10 +11,11 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 
 from .audit import Actor
@@ -29,6 +30,8 @@ from .models import (
     EventState,
     JobAttempt,
     JobState,
+    Resync,
+    ResyncState,
     ServiceState,
     Shipment,
     ShipmentStatus,
@@ -46,6 +49,7 @@ from .recovery import (
     shipments_resync,
     shipments_retry,
 )
+from .resync import resync_request
 
 RESYNC_PERMISSION = "sync.resync_shipments"
 RETRY_PERMISSION = "sync.retry_parcels"
@@ -730,3 +734,101 @@ def _said(key: str, value, limit: int | None = 120) -> str:
 def _short(value, limit: int | None = 120) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ResyncForm(forms.ModelForm):
+    class Meta:
+        model = Resync
+        fields = ["since", "until", "orders", "pickings"]
+        widgets = {
+            "orders": forms.TextInput(attrs={"size": 60, "placeholder": "S00025, S00026"}),
+            "pickings": forms.TextInput(attrs={"size": 60, "placeholder": "WH/OUT/00012, 42"}),
+        }
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if not (since or until or (data.get("orders") or "").strip() or (data.get("pickings") or "").strip()):
+            raise forms.ValidationError("Say what to resync: a period, sale orders or deliveries (or several).")
+        if since and until and since >= until:
+            raise forms.ValidationError("'Validated on or after' must come before 'validated before'.")
+        for name in ("orders", "pickings"):
+            data[name] = ", ".join(part.strip() for part in (data.get(name) or "").split(",") if part.strip())
+        return data
+
+
+_RESYNC_COLOURS = {ResyncState.DONE: "#2e7d32", ResyncState.FAILED: "#c62828", ResyncState.RUNNING: "#1565c0"}
+
+
+@admin.register(Resync)
+class ResyncAdmin(admin.ModelAdmin):
+    """Deliveries read again from Odoo, by period, sale order or name, in the background."""
+
+    form = ResyncForm
+    list_display = ["created_at", "requested_by", "scope", "state_badge", "deliveries", "trackings_queued", "missing"]
+    list_filter = ["state"]
+    show_full_result_count = False
+    change_form_template = "admin/sync/resync_change_form.html"
+    readonly_fields = [
+        "state_badge",
+        "requested_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "pages",
+        "deliveries",
+        "new_parcels",
+        "trackings_queued",
+        "already_tracked",
+        "not_found_list",
+        "error",
+    ]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["since", "until", "orders", "pickings"]
+        return ["since", "until", "orders", "pickings", *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["since", "until", "orders", "pickings", *self.readonly_fields]
+
+    def has_change_permission(self, request, obj=None):
+        return False  # what was asked stays as asked; ask another
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        resync_request(resync=obj, actor=Actor.from_request(request))
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(
+            request, "Resync asked: a worker reads the deliveries from Odoo; this page shows how it goes."
+        )
+        return HttpResponseRedirect(reverse("admin:sync_resync_change", args=[obj.pk]))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["refresh"] = obj is not None and obj.state in (ResyncState.QUEUED, ResyncState.RUNNING)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    @admin.display(description="what")
+    def scope(self, obj):
+        parts = [
+            *([f"since {_when(obj.since)}"] if obj.since else []),
+            *([f"before {_when(obj.until)}"] if obj.until else []),
+            *([f"orders {obj.orders}"] if obj.orders else []),
+            *([f"deliveries {obj.pickings}"] if obj.pickings else []),
+        ]
+        return _cut("; ".join(parts), 60)
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj):
+        return _badge(obj.get_state_display(), _RESYNC_COLOURS.get(obj.state, "#757575"))
+
+    @admin.display(description="not found in Odoo")
+    def missing(self, obj):
+        return len(obj.not_found) or ""
+
+    @admin.display(description="not found in Odoo")
+    def not_found_list(self, obj):
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in obj.not_found)) or "—"

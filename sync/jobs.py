@@ -211,7 +211,7 @@ def job_enqueue_picking_sync(picking_id: int) -> None:
 _brokers: dict[int, object] = {}
 
 
-def doorbell_ring(func: str, *, name: str) -> None:
+def doorbell_ring(func: str, *args, name: str) -> None:
     """Queue a django-q2 task through this process's one broker connection (not a new one per ring)."""
     from django_q.brokers import get_broker
     from django_q.tasks import async_task
@@ -219,7 +219,7 @@ def doorbell_ring(func: str, *, name: str) -> None:
     broker = _brokers.get(os.getpid())
     if broker is None:
         broker = _brokers[os.getpid()] = get_broker()
-    async_task(func, task_name=name, group=name, broker=broker)
+    async_task(func, *args, task_name=name, group=name, broker=broker)
 
 
 def jobs_ring(count: int = 1) -> None:

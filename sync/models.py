@@ -574,3 +574,54 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor}: {self.get_action_display()} {self.target}".strip()
+
+
+class ResyncState(models.TextChoices):
+    QUEUED = "queued", "Waiting for a worker"
+    RUNNING = "running", "Reading Odoo"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Resync(models.Model):
+    """A resync asked from the admin: deliveries of a period, of sale orders or by name, read again from Odoo
+    by a worker, with its progress and what came of it."""
+
+    created_at = models.DateTimeField("asked at", default=timezone.now)
+    requested_by = models.CharField("asked by", max_length=150)
+    since = models.DateTimeField(
+        "validated on or after",
+        null=True,
+        blank=True,
+        help_text="Give a period, sale orders, deliveries, or several: the deliveries that match all of it are read.",
+    )
+    until = models.DateTimeField("validated before", null=True, blank=True)
+    orders = models.TextField(
+        "sale orders", blank=True, help_text="Comma-separated sale order names, e.g. S00025, S00026."
+    )
+    pickings = models.TextField(
+        "deliveries",
+        blank=True,
+        help_text="Comma-separated delivery names or Odoo ids, e.g. WH/OUT/00012, 42; deliveries the portal has "
+        "never seen are read too.",
+    )
+    state = models.CharField(max_length=10, choices=ResyncState.choices, default=ResyncState.QUEUED)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    pages = models.PositiveIntegerField("pages read", default=0)
+    deliveries = models.PositiveIntegerField("deliveries read", default=0)
+    new_parcels = models.PositiveIntegerField(default=0)
+    trackings_queued = models.PositiveIntegerField(default=0)
+    already_tracked = models.PositiveIntegerField(default=0)
+    not_found = models.JSONField("not found in Odoo", default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "resync"
+
+    def __str__(self) -> str:
+        return f"Resync #{self.pk} ({self.get_state_display().lower()})"
+
+    def names(self, field: str) -> list[str]:
+        return [part.strip() for part in getattr(self, field).split(",") if part.strip()]

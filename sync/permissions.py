@@ -34,6 +34,8 @@ ROLES = {
         "add_carriermapping",
         "resync_shipments",
         "retry_parcels",
+        "add_resync",
+        "view_resync",
     ],
 }
 

@@ -27,6 +27,7 @@ def dispatch_jobs() -> int:
     from .alerts import alerts_send
     from .connection import aftership_probe_if_paused
     from .inbound import events_process, events_rematch, events_ring
+    from .resync import resyncs_ring_stale
     from .writeback import writebacks_ensure
 
     aftership_probe_if_paused()
@@ -34,11 +35,20 @@ def dispatch_jobs() -> int:
     if events_process().more:
         events_ring()
     writebacks_ensure()
+    resyncs_ring_stale()
     try:
         alerts_send()
     except Exception:  # mail trouble never stops the dispatcher
         logger.exception("could not send the alert digests")
     return jobs_dispatch()
+
+
+def run_resync(resync_id: int) -> dict:
+    """A resync asked from the admin (its doorbell)."""
+    from .resync import resync_run
+
+    resync = resync_run(resync_id=resync_id)
+    return {"resync": resync_id, "state": resync.state if resync else "taken by another worker"}
 
 
 def _pull(kind: str, puller) -> dict:
