@@ -179,7 +179,7 @@ class CarrierMappingAdmin(admin.ModelAdmin):
         "odoo_carrier_name",
         "courier",
         "enabled",
-        "suggested_slug",
+        "suggested",
         "parcels",
         "parcels_in_review",
         "email_sent",
@@ -219,11 +219,15 @@ class CarrierMappingAdmin(admin.ModelAdmin):
             return obj.slug
         return _badge("not mapped", "#ef6c00")
 
-    @admin.display(description="e-mail to AfterShip")
+    @admin.display(description="suggested", ordering="suggested_slug")
+    def suggested(self, obj):
+        return obj.suggested_slug or "—"
+
+    @admin.display(description="e-mail sent")
     def email_sent(self, obj):
         return {None: "global setting", True: "yes", False: "no"}[obj.send_customer_email]
 
-    @admin.display(description="phone to AfterShip")
+    @admin.display(description="phone sent")
     def phone_sent(self, obj):
         return {None: "global setting", True: "yes", False: "no"}[obj.send_customer_phone]
 
