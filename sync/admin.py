@@ -7,6 +7,7 @@ import time
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
@@ -29,6 +30,7 @@ from .models import (
     Checkpoint,
     EventState,
     JobAttempt,
+    JobKind,
     JobState,
     Resync,
     ResyncState,
@@ -86,6 +88,34 @@ def _cut(text: str, limit: int):
 def _when(moment):
     """A short local date and time for list columns ("26 Nov 14:05")."""
     return timezone.localtime(moment).strftime("%d %b %H:%M") if moment else "—"
+
+
+def confirm_bulk(modeladmin, request, queryset, *, title: str, what: str):
+    """For an action on several objects: a page that says what will happen, and asks. None to go ahead
+    (one object, or confirmed)."""
+    count = queryset.count()
+    if count <= 1 or request.POST.get("confirmed") == "yes":
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "what": what,
+        "objects": list(queryset[:20]),
+        "more": max(count - 20, 0),
+        "action": request.POST.get("action", ""),
+        "ids": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        "select_across": request.POST.get("select_across", "0"),
+        "opts": modeladmin.model._meta,
+    }
+    return TemplateResponse(request, "admin/sync/confirm_action.html", context)
+
+
+def _left_alone(count: int) -> str:
+    return "" if not count else " 1 other is left alone." if count == 1 else f" {count} others are left alone."
+
+
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
 
 
 class ObjectActionsMixin:
@@ -267,6 +297,12 @@ class CarrierMappingAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry the parcels of these carriers that need review", permissions=["retry"])
     def retry_parcels(self, request, queryset):
+        failed = SyncJob.objects.filter(
+            kind=JobKind.CREATE_TRACKING, shipment__carrier__in=queryset, state__in=[JobState.FAILED, JobState.DEAD]
+        ).count()
+        what = f"The failed trackings of these {queryset.count()} carriers' parcels ({failed}) are tried again."
+        if page := confirm_bulk(self, request, queryset, title="Retry the parcels of these carriers?", what=what):
+            return page
         retried = carriers_retry(carriers=queryset, actor=Actor.from_request(request))
         self.message_user(request, ngettext("%d parcel queued again.", "%d parcels queued again.", retried) % retried)
 
@@ -386,11 +422,22 @@ class ShipmentAdmin(ObjectActionsMixin, admin.ModelAdmin):
 
     @admin.action(description="Retry creating the AfterShip tracking", permissions=["retry"])
     def retry_tracking(self, request, queryset):
+        untracked = queryset.filter(aftership_id="").count()
+        what = (
+            f"Creating the AfterShip tracking is tried again for {_n(untracked, 'parcel', 'parcels')} not in AfterShip."
+            + _left_alone(queryset.count() - untracked)
+        )
+        if page := confirm_bulk(self, request, queryset, title="Retry these parcels?", what=what):
+            return page
         retried = shipments_retry(shipments=queryset.filter(aftership_id=""), actor=Actor.from_request(request))
         self.message_user(request, ngettext("%d parcel queued again.", "%d parcels queued again.", retried) % retried)
 
     @admin.action(description="Resync from Odoo (re-read the delivery)", permissions=["retry"])
     def resync_from_odoo(self, request, queryset):
+        deliveries = queryset.values("picking_id").distinct().count()
+        what = f"The {deliveries} deliveries of these parcels are read again from Odoo by a worker."
+        if page := confirm_bulk(self, request, queryset, title="Resync these parcels from Odoo?", what=what):
+            return page
         count = shipments_resync(shipments=queryset, actor=Actor.from_request(request))
         self.message_user(
             request,
@@ -400,6 +447,13 @@ class ShipmentAdmin(ObjectActionsMixin, admin.ModelAdmin):
 
     @admin.action(description="Mark reviewed (dealt with; take off the review list)", permissions=["retry"])
     def mark_reviewed(self, request, queryset):
+        in_review = queryset.filter(needs_review=True).count()
+        leave = _n(in_review, "parcel leaves", "parcels leave")
+        what = f"{leave} the review list: the problem is taken as dealt with." + _left_alone(
+            queryset.count() - in_review
+        )
+        if page := confirm_bulk(self, request, queryset, title="Mark these parcels reviewed?", what=what):
+            return page
         marked = shipments_mark_reviewed(shipments=queryset, actor=Actor.from_request(request))
         self.message_user(
             request, ngettext("%d parcel marked reviewed.", "%d parcels marked reviewed.", marked) % marked
@@ -482,6 +536,11 @@ class SyncJobAdmin(ObjectActionsMixin, ReadOnlyAdmin):
 
     @admin.action(description="Retry the selected failed or abandoned jobs", permissions=["resync"])
     def retry_jobs(self, request, queryset):
+        stuck = queryset.filter(state__in=[JobState.FAILED, JobState.DEAD]).count()
+        start = _n(stuck, "failed or abandoned job starts", "failed or abandoned jobs start")
+        what = f"{start} again from the first attempt." + _left_alone(queryset.count() - stuck)
+        if page := confirm_bulk(self, request, queryset, title="Retry these jobs?", what=what):
+            return page
         retried = jobs_retry(jobs=queryset, actor=Actor.from_request(request))
         skipped = queryset.count() - retried
         self.message_user(request, f"{retried} jobs queued again; {skipped} were not failed or abandoned.")
@@ -556,6 +615,11 @@ class TrackingEventAdmin(ObjectActionsMixin, ReadOnlyAdmin):
 
     @admin.action(description="Reprocess the selected events (failed, unmatched or ignored)", permissions=["resync"])
     def reprocess(self, request, queryset):
+        again = queryset.filter(state__in=[EventState.FAILED, EventState.UNMATCHED, EventState.IGNORED]).count()
+        applied = _n(again, "event (failed, unmatched or ignored) is", "events (failed, unmatched or ignored) are")
+        what = f"{applied} applied again by a worker." + _left_alone(queryset.count() - again)
+        if page := confirm_bulk(self, request, queryset, title="Reprocess these events?", what=what):
+            return page
         queued = events_reprocess(
             events=queryset.exclude(state__in=["rejected", "received"]), actor=Actor.from_request(request)
         )
@@ -638,7 +702,12 @@ class ServiceStateAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         from .connection import connections_check
 
-        context = {**self.admin_site.each_context(request), "title": "Test connections", "lines": None}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Test connections",
+            "lines": None,
+            "states": ServiceState.objects.order_by("service"),
+        }
         if request.method == "POST":  # a check may resume a paused service: never on a mere visit
             started = time.monotonic()
             lines = connections_check(actor=Actor.from_request(request))

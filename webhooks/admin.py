@@ -45,6 +45,12 @@ class AddressBlockAdmin(admin.ModelAdmin):
 
     @admin.action(description="Lift the block of the selected addresses", permissions=["lift"])
     def lift(self, request, queryset):
+        from sync.admin import confirm_bulk
+
+        live = queryset.filter(lifted_at__isnull=True).count()
+        what = f"{live} {'block is' if live == 1 else 'blocks are'} lifted: the addresses may call the endpoints again."
+        if page := confirm_bulk(self, request, queryset, title="Lift these blocks?", what=what):
+            return page
         lifted = sum(address_unblock(block=block, actor=Actor.from_request(request)) for block in queryset)
         self.message_user(request, ngettext("%d block lifted.", "%d blocks lifted.", lifted) % lifted)
 

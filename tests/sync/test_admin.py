@@ -172,6 +172,7 @@ def test_the_connection_tester_checks_both_services_and_lifts_a_pause(admin_clie
 
     visit = admin_client.get(reverse("admin:sync_test_connections")).content.decode()
     assert "Run the checks" in visit and not ServiceState.objects.get(service="aftership").credentials_ok
+    assert "From real traffic" in visit and "refused since" in visit  # the pause, as the workers met it
 
     response = admin_client.post(reverse("admin:sync_test_connections"))
 
@@ -312,3 +313,26 @@ def test_the_webhook_tester_is_for_integration_admins(client, db):
     client.force_login(staff("lena", LOGISTICS_MANAGERS))
     assert client.get(reverse("admin:sync_test_webhook")).status_code == 403
     assert "Test the webhook" not in client.get(reverse("admin:sync_trackingevent_changelist")).content.decode()
+
+
+def test_a_bulk_action_says_what_will_happen_and_asks_first(client, parcel_in_review):
+    other = Shipment.objects.exclude(pk=parcel_in_review.pk).first() or parcel_in_review
+    tracked = Shipment.objects.create(
+        picking_id=99, picking_name="WH/OUT/00099", tracking_number="T99", aftership_id="a99", carrier=other.carrier
+    )
+    client.force_login(staff("lena", LOGISTICS_MANAGERS))
+    url = reverse("admin:sync_shipment_changelist")
+    selected = {"action": "mark_reviewed", "_selected_action": [parcel_in_review.pk, tracked.pk], "index": 0}
+
+    page = client.post(url, selected).content.decode()
+
+    assert "Mark these parcels reviewed?" in page
+    assert "1 parcel leaves the review list" in page and "1 other is left alone." in page
+    parcel_in_review.refresh_from_db()
+    assert parcel_in_review.needs_review  # nothing done before the answer
+
+    response = client.post(url, {**selected, "confirmed": "yes"}, follow=True)
+
+    assert "1 parcel marked reviewed." in response.content.decode()
+    parcel_in_review.refresh_from_db()
+    assert not parcel_in_review.needs_review
