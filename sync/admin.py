@@ -171,6 +171,35 @@ class MappedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CourierFilter(admin.SimpleListFilter):
+    """Couriers from the carrier mappings (a few rows), not a DISTINCT over every parcel."""
+
+    title = "AfterShip courier"
+    parameter_name = "courier"
+
+    def lookups(self, request, model_admin):
+        slugs = CarrierMapping.objects.exclude(slug="").values_list("slug", flat=True).distinct().order_by("slug")
+        return [(slug, slug) for slug in slugs]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(slug=self.value()) if self.value() else queryset
+
+
+class TagFilter(admin.SimpleListFilter):
+    """AfterShip's tags, from its documented list, not a DISTINCT over every event."""
+
+    title = "AfterShip tag"
+    parameter_name = "tag"
+
+    def lookups(self, request, model_admin):
+        from .status import STATUS_BY_TAG
+
+        return [(tag, tag) for tag in STATUS_BY_TAG]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(tag=self.value()) if self.value() else queryset
+
+
 class _GlobalOrYesNo(forms.NullBooleanSelect):
     """Empty means the global setting (AFTERSHIP_SEND_CONTACT_DEFAULT), not "unknown"."""
 
@@ -372,7 +401,7 @@ class ShipmentAdmin(ObjectActionsMixin, admin.ModelAdmin):
         "courier",
         "tracked",
     ]
-    list_filter = [ReviewFilter, "status", "slug", "carrier"]
+    list_filter = [ReviewFilter, "status", CourierFilter, "carrier"]
     search_fields = ["tracking_number", "picking_name", "sale_order_name", "partner_name", "aftership_id"]
     list_select_related = ["carrier"]
     date_hierarchy = "created_at"
@@ -400,7 +429,10 @@ class ShipmentAdmin(ObjectActionsMixin, admin.ModelAdmin):
     def status_badge(self, obj):
         if obj.needs_review and not obj.is_tracked:
             return _badge("Needs review", "#ef6c00")
-        return _badge(obj.get_status_display(), _STATUS_COLOURS.get(obj.status, "#1565c0"))
+        label = obj.get_status_display()
+        if obj.status in (ShipmentStatus.EXCEPTION, ShipmentStatus.ATTEMPT_FAIL) and obj.subtag_message:
+            label = f"{label}: {obj.subtag_message[:40]}"  # AfterShip's reason
+        return _badge(label, _STATUS_COLOURS.get(obj.status, "#1565c0"))
 
     @admin.display(description="needs review", ordering="needs_review")
     def review(self, obj):
@@ -552,7 +584,7 @@ class SyncJobAdmin(ObjectActionsMixin, ReadOnlyAdmin):
 @admin.register(TrackingEvent)
 class TrackingEventAdmin(ObjectActionsMixin, ReadOnlyAdmin):
     list_display = ["received", "kind", "tracking_number", "slug", "tag", "state", "short_error", "delivery"]
-    list_filter = ["state", "source", "kind", "signature", "tag"]
+    list_filter = ["state", "source", "kind", "signature", TagFilter]
     actions = ["reprocess"]
     object_actions = {"reprocess": "Reprocess"}
     change_list_template = "admin/sync/trackingevent_changelist.html"
@@ -723,6 +755,7 @@ class ServiceStateAdmin(ReadOnlyAdmin):
 class ApiUsageAdmin(ReadOnlyAdmin):
     list_display = ["hour", "service", "endpoint", "calls", "errors", "rate_limited"]
     list_filter = ["service", "endpoint"]
+    show_full_result_count = False
     date_hierarchy = "hour"
 
 

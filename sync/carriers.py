@@ -130,3 +130,32 @@ def courier_slug_check(*, slug: str) -> SlugCheck:
 
     ranked = sorted(((likeness(known), known) for known in couriers), reverse=True)
     return SlugCheck(False, [known for score, known in ranked[:3] if score >= 0.5])
+
+
+def carrier_slugs_verify() -> list[CarrierMapping]:
+    """Mappings whose courier AfterShip does not know, checked against its list (fetched at most once a day);
+    the logistics managers are told. For slugs saved while the list could not be had."""
+    from .alerts import alert_logistics
+    from .clients import aftership_client
+
+    mapped = list(CarrierMapping.objects.exclude(slug="").filter(enabled=True))
+    if not mapped:
+        return []
+    client = aftership_client()
+    try:
+        known = courier_list(client)
+    except (AfterShipError, RateLimitBusy, QuotaExhausted):
+        return []  # not now; the next run checks
+    finally:
+        client.close()
+    unknown = [mapping for mapping in mapped if mapping.slug not in known]
+    for mapping in unknown:
+        alert_logistics(
+            f"Carrier {mapping.odoo_carrier_name} is mapped to '{mapping.slug}', which AfterShip does not know",
+            f"AfterShip's courier list has no '{mapping.slug}'. Its parcels fall back to AfterShip's courier "
+            "detection, and those it cannot place wait for review. Fix the slug in Carrier mappings; saving it "
+            "sends the parcels waiting for review again.",
+            topic="Carrier mappings to fix",
+            carrier=mapping.odoo_carrier_name,
+        )
+    return unknown

@@ -172,7 +172,10 @@ class Shipment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["picking_id", "tracking_number"], name="shipment_unique_parcel"),
         ]
-        indexes = [models.Index(fields=["slug", "tracking_number"], name="shipment_slug_number")]
+        indexes = [
+            models.Index(fields=["slug", "tracking_number"], name="shipment_slug_number"),
+            models.Index(fields=["-created_at"], name="shipment_created"),  # the admin's list order
+        ]
 
     def __str__(self) -> str:
         return f"{self.picking_name} {self.tracking_number}"
@@ -378,7 +381,10 @@ class SyncJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["state", "next_attempt_at"], name="job_due")]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="job_due"),
+            models.Index(fields=["-created_at"], name="job_created"),  # the admin's list order
+        ]
         constraints = [
             # A shipment never has two open jobs of one kind: a re-pulled delivery cannot queue a second create.
             models.UniqueConstraint(

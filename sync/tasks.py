@@ -78,7 +78,14 @@ def pull_deliveries() -> dict:
 
 
 def catchup_deliveries() -> dict:
-    return _pull("catch-up", pull_catchup)
+    from .carriers import carrier_slugs_verify
+
+    result = _pull("catch-up", pull_catchup)
+    try:
+        carrier_slugs_verify()  # hourly: a slug saved while AfterShip's list could not be had is checked now
+    except Exception:
+        logger.exception("could not check the carrier mappings' couriers")
+    return result
 
 
 def process_events() -> dict:

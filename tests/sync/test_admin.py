@@ -336,3 +336,29 @@ def test_a_bulk_action_says_what_will_happen_and_asks_first(client, parcel_in_re
     assert "1 parcel marked reviewed." in response.content.decode()
     parcel_in_review.refresh_from_db()
     assert not parcel_in_review.needs_review
+
+
+def test_a_slug_saved_unchecked_is_checked_later_and_the_managers_told(aftership, carrier_mappings):
+    from sync.carriers import carrier_slugs_verify
+    from sync.models import Alert
+
+    CarrierMapping.objects.filter(odoo_carrier_id=4).update(slug="lyon-express")  # saved while AfterShip was away
+
+    unknown = carrier_slugs_verify()
+
+    assert [m.slug for m in unknown] == ["lyon-express"]
+    alert = Alert.objects.get(topic="Carrier mappings to fix")
+    assert alert.audience == "logistics" and "'lyon-express', which AfterShip does not know" in alert.latest_subject
+
+
+def test_filters_read_small_tables_and_an_exception_shows_afterships_reason(admin_client, carrier_mappings):
+    from tests.factories import dhl_shipment
+
+    dhl_shipment(status="exception", tag="Exception", subtag_message="Address not found")
+    TrackingEvent.objects.create(body=b"{}", tag="InTransit", tracking_number="4815162342")
+
+    shipments = admin_client.get(reverse("admin:sync_shipment_changelist") + "?courier=dhl").content.decode()
+    assert "Exception: Address not found" in shipments
+    assert "?courier=fedex" in shipments  # the courier choices come from the carrier mappings
+    events = admin_client.get(reverse("admin:sync_trackingevent_changelist") + "?tag=InTransit").content.decode()
+    assert "4815162342" in events and "?tag=OutForDelivery" in events
