@@ -427,8 +427,8 @@ class ShipmentAdmin(ObjectActionsMixin, admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
-        if obj.needs_review and not obj.is_tracked:
-            return _badge("Needs review", "#ef6c00")
+        if obj.needs_review:
+            return _badge(obj.review_label, "#ef6c00")
         label = obj.get_status_display()
         if obj.status in (ShipmentStatus.EXCEPTION, ShipmentStatus.ATTEMPT_FAIL) and obj.subtag_message:
             label = f"{label}: {obj.subtag_message[:40]}"  # AfterShip's reason

@@ -184,6 +184,24 @@ class Shipment(models.Model):
     def is_tracked(self) -> bool:
         return bool(self.aftership_id)
 
+    # What the review reason is about, in two words for a badge (the reason itself says what to do).
+    _REVIEW_LABELS = (
+        ("with no AfterShip courier", "unknown courier"),
+        ("does not accept the courier", "courier refused"),
+        ("rejected tracking number", "tracking number refused"),
+        ("needs more information", "courier needs details"),
+        ("could not import", "not imported"),
+        ("refused tracking", "refused by AfterShip"),
+        ("has had no carrier scan", "no carrier scan"),
+    )
+
+    @property
+    def review_label(self) -> str:
+        for words, label in self._REVIEW_LABELS:
+            if words in self.review_reason:
+                return f"Needs review: {label}"
+        return "Needs review"
+
     def flag_for_review(self, reason: str) -> None:
         self.needs_review = True
         self.review_reason = reason

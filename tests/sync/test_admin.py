@@ -163,7 +163,7 @@ def test_a_parcel_in_review_says_so_in_its_status(admin_client, parcel_in_review
     content = admin_client.get(reverse("admin:sync_shipment_changelist")).content.decode()
     row = content[content.index("WH/OUT/00041") :]
     row = row[: row.index("</tr>")]
-    assert "Needs review" in row
+    assert "Needs review: unknown courier" in row
     assert "Waiting to be sent to AfterShip" not in row
 
 
