@@ -24,8 +24,15 @@ def _ring(resync_id: int) -> None:
 
 
 def resyncs_ring_stale() -> int:
-    """Ring again for resyncs still waiting a minute after they were asked (a lost ring)."""
-    stale = Resync.objects.filter(state=ResyncState.QUEUED, created_at__lt=timezone.now() - timedelta(minutes=1))
+    """Ring again for resyncs still waiting a minute after they were asked (a lost ring), and give back to
+    the queue one whose worker died (running longer than a task may: django-q2's Q_TIMEOUT)."""
+    from django.conf import settings
+
+    now = timezone.now()
+    Resync.objects.filter(
+        state=ResyncState.RUNNING, started_at__lt=now - timedelta(seconds=2 * settings.Q_TIMEOUT)
+    ).update(state=ResyncState.QUEUED, started_at=None)
+    stale = Resync.objects.filter(state=ResyncState.QUEUED, created_at__lt=now - timedelta(minutes=1))
     ids = list(stale.values_list("pk", flat=True)[:20])
     for resync_id in ids:
         _ring(resync_id)

@@ -97,3 +97,20 @@ def test_a_lost_ring_is_rung_again_by_the_dispatcher(db, rung):
 def test_bulk_resync_is_for_integration_admins(client, db):
     client.force_login(staff("lena", LOGISTICS_MANAGERS))
     assert client.get(reverse("admin:sync_resync_add")).status_code == 403
+
+
+def test_a_resync_whose_worker_died_goes_back_to_the_queue(db, rung, settings):
+    settings.Q_TIMEOUT = 120
+    long_ago = timezone.now() - timedelta(minutes=10)
+    dead = Resync.objects.create(requested_by="ops", orders="S00025", state=ResyncState.RUNNING, started_at=long_ago)
+    Resync.objects.filter(pk=dead.pk).update(created_at=long_ago)
+    busy = Resync.objects.create(
+        requested_by="ops", orders="S00026", state=ResyncState.RUNNING, started_at=timezone.now()
+    )
+
+    assert resyncs_ring_stale() == 1
+
+    dead.refresh_from_db()
+    busy.refresh_from_db()
+    assert (dead.state, busy.state) == (ResyncState.QUEUED, ResyncState.RUNNING)
+    assert rung == [("sync.tasks.run_resync", (dead.pk,))]
