@@ -106,6 +106,7 @@ def confirm_bulk(modeladmin, request, queryset, *, title: str, what: str):
         "ids": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
         "select_across": request.POST.get("select_across", "0"),
         "opts": modeladmin.model._meta,
+        "list_url": request.get_full_path(),  # the list as filtered: "all" means all of what it shows
     }
     return TemplateResponse(request, "admin/sync/confirm_action.html", context)
 
@@ -467,7 +468,7 @@ class ShipmentAdmin(ObjectActionsMixin, admin.ModelAdmin):
     @admin.action(description="Resync from Odoo (re-read the delivery)", permissions=["retry"])
     def resync_from_odoo(self, request, queryset):
         deliveries = queryset.values("picking_id").distinct().count()
-        what = f"The {deliveries} deliveries of these parcels are read again from Odoo by a worker."
+        what = f"The {_n(deliveries, 'delivery', 'deliveries')} of these parcels are read again from Odoo by a worker."
         if page := confirm_bulk(self, request, queryset, title="Resync these parcels from Odoo?", what=what):
             return page
         count = shipments_resync(shipments=queryset, actor=Actor.from_request(request))
@@ -575,7 +576,12 @@ class SyncJobAdmin(ObjectActionsMixin, ReadOnlyAdmin):
             return page
         retried = jobs_retry(jobs=queryset, actor=Actor.from_request(request))
         skipped = queryset.count() - retried
-        self.message_user(request, f"{retried} jobs queued again; {skipped} were not failed or abandoned.")
+        message = ngettext("%d job queued again", "%d jobs queued again", retried) % retried
+        if skipped:
+            message += ngettext("; %d was not failed or abandoned", "; %d were not failed or abandoned", skipped) % (
+                skipped
+            )
+        self.message_user(request, message + ".")
 
     def has_resync_permission(self, request):
         return request.user.has_perm(RESYNC_PERMISSION)

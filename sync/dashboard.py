@@ -56,8 +56,8 @@ def _compute() -> dict:
         total=Count("id"),
         tracked=Count("id", filter=~Q(aftership_id="")),
         ignored=Count("id", filter=Q(status=ShipmentStatus.IGNORED)),
-        review=Count("id", filter=Q(needs_review=True)),
-        review_untracked=Count("id", filter=Q(needs_review=True, aftership_id="")),
+        review=Count("id", filter=Q(needs_review=True) & ~Q(status=ShipmentStatus.IGNORED)),
+        review_untracked=Count("id", filter=Q(needs_review=True, aftership_id="") & ~Q(status=ShipmentStatus.IGNORED)),
         queued=Count("id", filter=Q(aftership_id="", needs_review=False) & ~Q(status=ShipmentStatus.IGNORED)),
         delivered=Count("id", filter=Q(status=ShipmentStatus.DONE)),
         exceptions=Count("id", filter=Q(status__in=[ShipmentStatus.EXCEPTION, ShipmentStatus.ATTEMPT_FAIL])),
@@ -87,15 +87,22 @@ def _compute() -> dict:
     refused = SecurityEvent.objects.filter(minute__gte=day).aggregate(
         in_hour=Sum("count", filter=Q(minute__gte=hour)), in_day=Sum("count")
     )
-    calls = ApiUsage.objects.filter(service="aftership", hour__gte=day).aggregate(
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    calls = ApiUsage.objects.filter(service="aftership", hour__gte=min(day, midnight)).aggregate(
         in_hour=Sum("calls", filter=Q(hour__gte=now.replace(minute=0, second=0, microsecond=0))),
-        today=Sum("calls", filter=Q(hour__gte=now.replace(hour=0, minute=0, second=0, microsecond=0))),
+        today=Sum(
+            "calls", filter=Q(hour__gte=timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0))
+        ),
     )
     states = {state.service: state for state in ServiceState.objects.all()}
     cursor = SyncCursor.objects.filter(name=INCREMENTAL_CURSOR).first()
     summary = {
         "at": now,
-        "paused": [state for state in states.values() if not state.credentials_ok],
+        "paused": [  # plain values: the cache outlives a deploy
+            {"service": state.get_service_display(), "since": state.paused_since, "reason": state.paused_reason}
+            for state in states.values()
+            if not state.credentials_ok
+        ],
         "parcels": parcels,
         "jobs": jobs,
         "webhooks": {**events, "refused_hour": refused["in_hour"] or 0, "refused_day": refused["in_day"] or 0},
@@ -130,7 +137,7 @@ def _health(summary: dict, now) -> dict:
     for state in summary["paused"]:
         broken.append(
             (
-                f"{state.get_service_display()} refuses the portal's credentials: its calls are paused",
+                f"{state['service']} refuses the portal's credentials: its calls are paused",
                 reverse("admin:sync_servicestate_changelist"),
             )
         )
@@ -160,8 +167,8 @@ def _health(summary: dict, now) -> dict:
                 reverse("admin:sync_carriermapping_changelist") + "?mapped=no",
             )
         )
-    if summary["jobs"]["failed"] or summary["jobs"]["dead"]:
-        stuck = summary["jobs"]["failed"] + summary["jobs"]["dead"]
+    stuck = summary["jobs"]["failed"] + summary["jobs"]["dead"] - summary["jobs"]["dead_today"]  # not twice
+    if stuck:
         attention.append(
             (f"{_n(stuck, 'job', 'jobs')} failed", reverse("admin:sync_syncjob_changelist") + "?state__in=failed,dead")
         )
@@ -195,7 +202,9 @@ def _chart(now, since) -> dict:
         row["hour"]: row
         for row in ApiUsage.objects.filter(hour__gte=start)
         .values("hour")
-        .annotate(calls=Sum("calls", filter=Q(service="aftership")), errors=Sum("errors"))
+        .annotate(
+            calls=Sum("calls", filter=Q(service="aftership")), errors=Sum("errors", filter=Q(service="aftership"))
+        )
     }
     return {
         "hours": hours,
@@ -206,7 +215,7 @@ def _chart(now, since) -> dict:
 
 
 _SERIES = (("webhooks", "webhooks received", "#1565c0"), ("calls", "AfterShip calls", "#2e7d32"))
-_FAILURES = ("failures", "failed calls", "#c62828")
+_FAILURES = ("failures", "failed AfterShip calls", "#c62828")
 
 
 def chart_svg(chart: dict, *, width: int = 840, height: int = 120) -> str:

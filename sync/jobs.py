@@ -97,7 +97,8 @@ def backoff_delay(attempts: int, *, healthy: bool = False, rng: random.Random | 
     if healthy and attempts <= soon:
         delay = settings.SYNC_RETRY_SOON_SECONDS * (2 ** max(attempts - 1, 0))
     else:
-        repeated = max(attempts - 1 - soon, 0)  # counted from the end of the quick retries
+        # While AfterShip answers, the long backoff starts where the quick retries end; while it fails, at once.
+        repeated = max(attempts - 1 - (soon if healthy else 0), 0)
         delay = min(settings.SYNC_BACKOFF_BASE_SECONDS * (2**repeated), settings.SYNC_BACKOFF_MAX_SECONDS)
     # "Equal jitter": never sooner than half the delay, spread so a burst of failures does not retry as one.
     return delay / 2 + (rng or random).uniform(0, delay / 2)
@@ -451,7 +452,11 @@ def _outcome_for_exception(exc: Exception) -> Outcome:
 def _aftership_healthy(clients: _Clients) -> bool:
     """AfterShip answers other calls: its circuit is closed (no pause imposed on every call)."""
     limiter = getattr(clients.aftership, "limiter", None)
-    return limiter is not None and not limiter.circuit_open()
+    try:
+        return limiter is not None and not limiter.circuit_open()
+    except Exception:  # the limiter's store is not answering: take the careful path
+        logger.exception("could not read the circuit breaker")
+        return False
 
 
 def job_execute(job: SyncJob, clients: _Clients) -> Outcome:

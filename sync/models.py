@@ -639,6 +639,8 @@ class Resync(models.Model):
     already_tracked = models.PositiveIntegerField(default=0)
     not_found = models.JSONField("not found in Odoo", default=list, blank=True)
     error = models.TextField(blank=True)
+    runs = models.PositiveIntegerField(default=0, editable=False)  # a large one is read over several
+    position = models.JSONField(null=True, blank=True, editable=False)  # where the last run stopped
 
     class Meta:
         ordering = ["-created_at"]

@@ -86,16 +86,16 @@ class OdooSetup:
             steps += self._field_removals() if drop_fields else []
             return steps
         fields = self._field_steps()
-        return [*fields, self._view_step(), self._rule_step()]
+        shown = [name for name, step in zip(self._wanted_fields(), fields, strict=True) if not step.blocked]
+        return [*fields, self._view_step(shown), self._rule_step()]
 
-    def apply(self, steps: list[Step]) -> list[Step]:
-        """Apply the steps that change something, in order; returns them."""
-        done = []
+    def apply(self, steps: list[Step], done: list[Step]) -> None:
+        """Apply the steps that change something, in order, adding each to `done` once Odoo took it (so a
+        failure midway still says what was applied)."""
         for step in steps:
             if step.apply is not None and not step.blocked:
                 step.apply()
                 done.append(step)
-        return done
 
     # -- 1. fields --------------------------------------------------------------------------------
     def _wanted_fields(self) -> dict[str, tuple[str, str]]:
@@ -189,15 +189,18 @@ class OdooSetup:
         )
         return rows[0] if rows else None
 
-    def view_arch(self) -> str:
-        shown = "".join(f'<field name="{name}" readonly="1"/>' for name in self._wanted_fields())
+    @staticmethod
+    def view_arch(names: list[str]) -> str:
+        shown = "".join(f'<field name="{name}" readonly="1"/>' for name in names)
         return f'<data><field name="carrier_tracking_ref" position="after">{shown}</field></data>'
 
-    def _view_step(self) -> Step:
+    def _view_step(self, names: list[str]) -> Step:
+        """The form view showing `names` (the fields that exist or are about to: Odoo refuses a view naming
+        a field its model lacks)."""
         what = "Delivery form shows the AfterShip fields"
-        if not self._wanted_fields():
-            return Step(what, "", "no write-back fields configured: no view needed")
-        arch, view = self.view_arch(), self._our_view()
+        if not names:
+            return Step(what, "", "no write-back fields to show: no view needed")
+        arch, view = self.view_arch(names), self._our_view()
         if view is None:
             form = self._picking_form()
             values = {
@@ -345,19 +348,26 @@ class OdooSetup:
         return Step(what, "remove", apply=lambda: self.admin.call("base.automation", "unlink", [rule["id"]]))
 
     # -- the integration user's groups --------------------------------------------------------------
-    def grant(self, *, uid: int, group_names: list[str], version_major: int) -> list[str]:
-        """Add the integration user to these groups (by the names odoo_rights gives); returns what was added."""
-        field_name = "group_ids" if version_major >= 19 else "groups_id"  # renamed in Odoo 19
-        added = []
+    def groups_resolve(self, group_names: list[str]) -> dict[str, int]:
+        """The res.groups ids of these groups (by the names odoo_rights gives), before anything is changed."""
+        ids = {}
         for name in dict.fromkeys(group_names):
             module, _, xmlid = GROUP_XMLIDS[name].partition(".")
             domain = [("module", "=", module), ("name", "=", xmlid), ("model", "=", "res.groups")]
             rows = self.admin.search_read("ir.model.data", domain, ["res_id"])
             if not rows:
                 raise SetupError(f"The group '{name}' does not exist in this Odoo (is its app installed?).")
-            self.admin.write("res.users", [uid], {field_name: [(4, rows[0]["res_id"])]})
+            ids[name] = rows[0]["res_id"]
+        return ids
+
+    def grant(self, *, uid: int, groups: dict[str, int], added: list[str]) -> None:
+        """Add the integration user to these groups, adding each name to `added` once Odoo took it."""
+        # The field is `groups_id` up to Odoo 18 and `group_ids` from 19 (and some saas releases): ask Odoo.
+        fields = self.admin.fields_get("res.users", ["groups_id", "group_ids"], attributes=["type"])
+        field_name = "group_ids" if "group_ids" in fields else "groups_id"
+        for name, group_id in groups.items():
+            self.admin.write("res.users", [uid], {field_name: [(4, group_id)]})
             added.append(name)
-        return added
 
 
 def _many2one_id(value) -> int | None:

@@ -390,10 +390,13 @@ def pull_selection(
     orders: list[str] | None = None,
     pickings: list[str] | None = None,
     on_page=None,
+    position: dict | None = None,
+    deadline: float | None = None,
 ) -> PullStats:
     """A manual resync: deliveries validated in a date range, of chosen sale orders, or chosen deliveries.
 
-    Order and delivery names that Odoo does not know are reported in `errors`; the others are read.
+    Order and delivery names that Odoo does not know are reported in `errors`; the others are read. With a
+    `deadline` it stops after the page that crosses it (`complete` false) and `position` resumes it.
     """
     domain = list(DELIVERY_DOMAIN)
     if since:
@@ -408,8 +411,8 @@ def pull_selection(
             return PullStats(errors=unknown)
         domain.append(("sale_id", "in", [r["id"] for r in found]))
     if pickings:
-        ids = [int(p) for p in pickings if p.isdigit()]
-        names = [p for p in pickings if not p.isdigit()]
+        ids = [int(p) for p in pickings if p.isascii() and p.isdigit()]
+        names = [p for p in pickings if not (p.isascii() and p.isdigit())]
         if ids and names:
             which = ["|", ("id", "in", ids), ("name", "in", names)]
         else:
@@ -420,7 +423,7 @@ def pull_selection(
         if not found:
             return PullStats(errors=unknown)
         domain += which
-    stats = pickings_pull(client, domain, on_page=on_page, full=True)
+    stats = pickings_pull(client, domain, on_page=on_page, full=True, position=position, deadline=deadline)
     stats.errors[:0] = unknown
     return stats
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .audit import Actor, audit_record
@@ -29,9 +31,15 @@ def resyncs_ring_stale() -> int:
     from django.conf import settings
 
     now = timezone.now()
-    Resync.objects.filter(
+    dead = Resync.objects.filter(
         state=ResyncState.RUNNING, started_at__lt=now - timedelta(seconds=2 * settings.Q_TIMEOUT)
-    ).update(state=ResyncState.QUEUED, started_at=None)
+    )
+    dead.filter(runs__gte=3).update(
+        state=ResyncState.FAILED,
+        finished_at=now,
+        error="Its worker stopped three times before it ended: split it into shorter periods or fewer names.",
+    )
+    dead.update(state=ResyncState.QUEUED, started_at=None)
     stale = Resync.objects.filter(state=ResyncState.QUEUED, created_at__lt=now - timedelta(minutes=1))
     ids = list(stale.values_list("pk", flat=True)[:20])
     for resync_id in ids:
@@ -67,22 +75,29 @@ def resync_request(*, resync: Resync, actor: Actor) -> Resync:
 
 
 def resync_run(*, resync_id: int) -> Resync | None:
-    """Read the resync's deliveries from Odoo (the worker that takes it first; others find it taken)."""
+    """Read the resync's deliveries from Odoo, for at most SYNC_CATCHUP_BUDGET_SECONDS a run: a large one
+    goes back to the queue where it stopped and the next run goes on (the worker that takes it first;
+    others find it taken). Its figures add up over the runs."""
+    from django.conf import settings
+
     from .clients import odoo_client
     from .jobs import jobs_ring
-    from .odoo import OdooError
     from .pull import pull_selection
 
-    now = timezone.now()
+    started = timezone.now()
     if not Resync.objects.filter(pk=resync_id, state=ResyncState.QUEUED).update(
-        state=ResyncState.RUNNING, started_at=now
+        state=ResyncState.RUNNING, started_at=started, runs=F("runs") + 1
     ):
         return None
     resync = Resync.objects.get(pk=resync_id)
+    mine = Resync.objects.filter(pk=resync_id, state=ResyncState.RUNNING, started_at=started)  # not a rerun's
+    base = {"pages": resync.pages, "deliveries": resync.deliveries, "trackings_queued": resync.trackings_queued}
 
     def progress(stats) -> None:
-        Resync.objects.filter(pk=resync_id).update(
-            pages=stats.pages, deliveries=stats.pickings, trackings_queued=stats.jobs_queued
+        mine.update(
+            pages=base["pages"] + stats.pages,
+            deliveries=base["deliveries"] + stats.pickings,
+            trackings_queued=base["trackings_queued"] + stats.jobs_queued,
         )
 
     try:
@@ -94,22 +109,25 @@ def resync_run(*, resync_id: int) -> Resync | None:
                 orders=resync.names("orders"),
                 pickings=resync.names("pickings"),
                 on_page=progress,
+                position=resync.position,
+                deadline=time.monotonic() + settings.SYNC_CATCHUP_BUDGET_SECONDS,
             )
-    except OdooError as exc:
-        Resync.objects.filter(pk=resync_id).update(
-            state=ResyncState.FAILED, finished_at=timezone.now(), error=f"Odoo: {exc}"[:2000]
-        )
+    except Exception as exc:
+        logger.exception("resync failed", extra={"resync_id": resync_id})
+        mine.update(state=ResyncState.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"[:2000])
         return Resync.objects.get(pk=resync_id)
-    Resync.objects.filter(pk=resync_id).update(
-        state=ResyncState.DONE,
-        finished_at=timezone.now(),
-        pages=stats.pages,
-        deliveries=stats.pickings,
-        new_parcels=stats.shipments_new,
-        trackings_queued=stats.jobs_queued,
-        already_tracked=stats.already_tracked,
-        not_found=stats.errors[:200],
-    )
+    figures = {
+        "pages": base["pages"] + stats.pages,
+        "deliveries": base["deliveries"] + stats.pickings,
+        "trackings_queued": base["trackings_queued"] + stats.jobs_queued,
+        "new_parcels": resync.new_parcels + stats.shipments_new,
+        "already_tracked": resync.already_tracked + stats.already_tracked,
+        "not_found": resync.not_found or stats.errors[:200],
+    }
+    if stats.complete:
+        mine.update(state=ResyncState.DONE, finished_at=timezone.now(), position=None, **figures)
+    elif mine.update(state=ResyncState.QUEUED, position=stats.position, **figures):
+        transaction.on_commit(lambda: _ring(resync_id))
     if stats.jobs_queued:
         jobs_ring(1)
     return Resync.objects.get(pk=resync_id)

@@ -337,6 +337,11 @@ def test_a_bulk_action_says_what_will_happen_and_asks_first(client, parcel_in_re
     parcel_in_review.refresh_from_db()
     assert not parcel_in_review.needs_review
 
+    # "Select all" on a filtered list: the question and its answer keep the filter, so all means all shown.
+    page = client.post(url + "?q=WH%2FOUT", {**selected, "select_across": "1"}).content.decode()
+    assert 'action="/admin/sync/shipment/?q=WH%2FOUT"' in page
+    assert 'name="select_across" value="1"' in page
+
 
 def test_a_slug_saved_unchecked_is_checked_later_and_the_managers_told(aftership, carrier_mappings):
     from sync.carriers import carrier_slugs_verify

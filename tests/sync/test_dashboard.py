@@ -113,7 +113,7 @@ def test_the_front_page_costs_a_fixed_number_of_queries_and_then_none(
 def test_the_front_page_shows_the_health_line_and_the_week(admin_client, warehouse):
     content = admin_client.get(reverse("admin:index")).content.decode()
     assert 'class="sync-health-attention"' in content and "Needs attention" in content
-    assert "3 not in AfterShip" in content and "2 on their way" in content
+    assert "3 not in AfterShip" in content and "2 waiting to be sent" in content
     assert "<svg" in content and "Per hour, last 7 days" in content
     assert "pull from Odoo 1\xa0minute ago" in content
 

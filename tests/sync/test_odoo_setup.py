@@ -101,10 +101,10 @@ def test_the_rule_it_creates_pushes_a_validated_delivery_to_the_portal(odoo, adm
 
 
 def test_a_dry_run_shows_the_plan_and_changes_nothing(odoo, admin_key):
-    code, out, _ = setup(admin_key, "--dry-run")
+    code, out, err = setup(admin_key, "--dry-run")
 
-    assert code == 0
-    assert "Dry run: 4 changes not applied." in out
+    assert code == 1  # Odoo is not set up yet: a script can tell
+    assert "Dry run: 4 changes not applied." in out and "run without --dry-run" in err
     assert "create Automation rule pushing validated deliveries" in out
     assert "https://portal.example.com/odoo/webhook/picking?token=…" in out
     assert rules(odoo) == [] and views(odoo) == []
@@ -149,7 +149,7 @@ def test_missing_rights_are_reported_with_the_group_and_granted_only_when_asked(
 
     assert code == 1
     assert "FIX    Odoo right to read validated deliveries: read on stock.picking is not allowed" in out
-    assert "add aftership-bot to the group 'Inventory / User' (Settings > Users). (or run with --grant)" in out
+    assert "add aftership-bot to the group 'Inventory / User' (Settings > Users). Or run with --grant." in out
     assert re.search(r"\d+ things still to fix in Odoo", err)
     assert "stock.group_stock_user" not in odoo.user_groups(8)  # nothing granted without --grant
 
@@ -202,3 +202,15 @@ def test_the_same_setup_works_over_json2_on_odoo_19(admin_key, settings):
         assert setup(admin_key, "--yes")[1].strip().endswith("Nothing to change.")
     finally:
         sim.stop()
+
+
+def test_a_field_odoo_will_not_create_is_reported_and_the_rest_still_set_up(odoo, admin_key, settings):
+    settings.ODOO_WRITEBACK_FIELDS = {**FIELDS, "tracking_url": "tracking_page"}  # not x_...: Odoo refuses it
+
+    code, out, err = setup(admin_key, "--yes")
+
+    assert code == 1 and "1 thing still to fix in Odoo" in err
+    assert "FIX    Field tracking_page (char) on delivery orders" in out
+    (view,) = views(odoo)
+    assert "tracking_page" not in view["arch_db"] and "x_aftership_expected_delivery" in view["arch_db"]
+    assert len(rules(odoo)) == 1  # the push rule did not wait for the field

@@ -181,13 +181,13 @@ def test_an_outage_is_retried_with_backoff_then_succeeds(aftership, aftership_cl
     failed_at = job.attempt_log.get().started_at
     assert timedelta(seconds=1) <= job.next_attempt_at - failed_at <= timedelta(seconds=3)
 
-    for _ in range(2):  # failing again and again: the circuit opens, and the job backs off from 30 s
+    for _ in range(2):  # failing again and again: the circuit opens, and the job backs off, doubling from 30 s
         make_due()
         drain(aftership_client_factory)
     job.refresh_from_db()
     failed_at = job.attempt_log.order_by("-started_at").first().started_at
     assert job.attempts == 3
-    assert timedelta(seconds=15) <= job.next_attempt_at - failed_at <= timedelta(seconds=31)
+    assert timedelta(seconds=59) <= job.next_attempt_at - failed_at <= timedelta(seconds=121)  # 30 s x 2^2
 
     aftership.faults.outage = False
     make_due()
@@ -319,9 +319,9 @@ def test_the_customers_contact_leaves_the_job_once_the_tracking_exists(
         (3, True, 8),
         (4, True, 30),  # the same job failing again and again: back off
         (5, True, 60),
-        (1, False, 30),  # the circuit is open: back off at once
-        (2, False, 30),
-        (5, False, 60),
+        (1, False, 30),  # the circuit is open: back off at once, doubling
+        (2, False, 60),
+        (5, False, 480),
         (20, False, 3600),  # capped
     ],
 )

@@ -91,7 +91,8 @@ def test_a_lost_ring_is_rung_again_by_the_dispatcher(db, rung):
     Resync.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(minutes=5))
 
     assert resyncs_ring_stale() == 1
-    assert rung == [("sync.tasks.run_resync", (old.pk,))] and fresh.pk != old.pk
+    assert rung == [("sync.tasks.run_resync", (old.pk,))]  # not the one asked a moment ago
+    assert Resync.objects.get(pk=fresh.pk).state == ResyncState.QUEUED
 
 
 def test_bulk_resync_is_for_integration_admins(client, db):
@@ -114,3 +115,30 @@ def test_a_resync_whose_worker_died_goes_back_to_the_queue(db, rung, settings):
     busy.refresh_from_db()
     assert (dead.state, busy.state) == (ResyncState.QUEUED, ResyncState.RUNNING)
     assert rung == [("sync.tasks.run_resync", (dead.pk,))]
+
+
+def test_a_large_resync_is_read_over_several_runs_and_its_figures_add_up(odoo, carrier_mappings, rung, settings):
+    settings.SYNC_PAGE_SIZE, settings.SYNC_CATCHUP_BUDGET_SECONDS = 3, 0  # one page a run
+    resync = Resync.objects.create(requested_by="ops", since=timezone.now() - timedelta(days=3650))
+
+    runs = 0
+    while resync.state != ResyncState.DONE and runs < 10:
+        resync = resync_run(resync_id=resync.pk)
+        runs += 1
+        assert resync.state in (ResyncState.QUEUED, ResyncState.DONE)
+
+    assert runs == resync.runs > 1
+    assert resync.deliveries == Shipment.objects.values("picking_id").distinct().count()
+    assert resync.trackings_queued == SyncJob.objects.filter(kind=JobKind.CREATE_TRACKING).count()
+
+
+def test_anything_unexpected_fails_the_resync_with_its_reason(db, monkeypatch):
+    import sync.pull
+
+    def broken(*args, **kwargs):
+        raise ValueError("odd data from Odoo")
+
+    monkeypatch.setattr(sync.pull, "pull_selection", broken)
+    resync = resync_run(resync_id=Resync.objects.create(requested_by="ops", orders="S00025").pk)
+
+    assert resync.state == ResyncState.FAILED and resync.error == "ValueError: odd data from Odoo"

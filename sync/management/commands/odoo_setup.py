@@ -61,7 +61,7 @@ class Command(BaseCommand):
     def _run(self, admin, config, login: str, portal_url: str, options) -> None:
         from sync.audit import Actor, audit_record
         from sync.models import AuditAction
-        from sync.odoo import OdooAuthError, OdooError, odoo_major
+        from sync.odoo import OdooAuthError, OdooError
         from sync.odoo_setup import OdooSetup, SetupError
 
         setup = OdooSetup(admin, portal_url=portal_url)
@@ -82,6 +82,12 @@ class Command(BaseCommand):
 
         missing = [check for check in rights if not check.ok]
         grants = sorted({check.group for check in missing if check.group}) if options["grant"] else []
+        try:
+            group_ids = setup.groups_resolve(grants) if grants else {}
+        except SetupError as exc:
+            raise CommandError(str(exc)) from exc
+        except OdooError as exc:
+            raise CommandError(f"Odoo: {exc}") from exc
         self._show(steps, rights, grants)
         changes = [step for step in steps if step.apply is not None and not step.blocked]
         blocked = [step for step in steps if step.blocked]
@@ -91,34 +97,44 @@ class Command(BaseCommand):
         count = len(changes) + len(grants)
         if options["dry_run"]:
             self.stdout.write(f"Dry run: {count} change{'s' if count != 1 else ''} not applied.")
-            return self._finish(blocked, missing)
+            self.stderr.write(self.style.WARNING("Odoo is not set up for the portal yet: run without --dry-run."))
+            raise SystemExit(1)
         if not options["yes"]:
             if not sys.stdin.isatty():
                 raise CommandError("Add --yes to apply without a question (no terminal to ask on).")
             answer = input(f"Apply {count} change{'s' if count != 1 else ''} to Odoo? [y/N] ")
             if answer.strip().lower() not in ("y", "yes"):
                 raise CommandError("Nothing changed.")
+        done: list = []
+        added: list[str] = []
+        failure = ""
         try:
-            done = setup.apply(changes)
-            added = setup.grant(uid=uid, group_names=grants, version_major=odoo_major(version)) if grants else []
-        except SetupError as exc:
-            raise CommandError(str(exc)) from exc
-        except OdooError as exc:
-            raise CommandError(f"Odoo refused a change: {exc}. What was applied before it stays.") from exc
-        for step in done:
-            self.stdout.write(f"  done   {step.what}")
-        for group in added:
-            self.stdout.write(f"  done   {settings.ODOO_USERNAME} added to '{group}'")
-        audit_record(
-            actor=Actor.from_command("odoo_setup" + (" --remove" if options["remove"] else "")),
-            action=AuditAction.ODOO_SETUP,
-            target=f"Odoo at {config.url} (database {config.db})",
-            after={
-                "changes": [f"{step.change} {step.what}" for step in done],
-                "groups granted": added,
-                "by administrator": login,
-            },
-        )
+            setup.apply(changes, done)
+            if group_ids:
+                setup.grant(uid=uid, groups=group_ids, added=added)
+        except (SetupError, OdooError) as exc:
+            failure = str(exc)
+        finally:
+            for step in done:
+                self.stdout.write(f"  done   {step.what}")
+            for group in added:
+                self.stdout.write(f"  done   {settings.ODOO_USERNAME} added to '{group}'")
+            if done or added or failure:
+                audit_record(
+                    actor=Actor.from_command("odoo_setup" + (" --remove" if options["remove"] else "")),
+                    action=AuditAction.ODOO_SETUP,
+                    target=f"Odoo at {config.url} (database {config.db})",
+                    after={
+                        "changes": [f"{step.change} {step.what}" for step in done],
+                        "groups granted": added,
+                        "by administrator": login,
+                    },
+                    detail=f"Stopped: {failure}" if failure else "",
+                )
+        if failure:
+            raise CommandError(
+                f"Odoo refused a change: {failure}. What is marked done above stays; run the command again."
+            )
         applied = len(done) + len(added)
         self.stdout.write(self.style.SUCCESS(f"{applied} change{'s' if applied != 1 else ''} applied."))
         return self._finish(blocked, [check for check in missing if check.group not in added])
@@ -183,7 +199,7 @@ class Command(BaseCommand):
                 else:
                     self.stdout.write(self.style.ERROR(f"  FIX    {check.what}: {check.detail}"))
                     if check.advice:
-                        self.stdout.write(f"         {check.advice}" + ("" if grants else " (or run with --grant)"))
+                        self.stdout.write(f"         {check.advice}" + ("" if grants else " Or run with --grant."))
 
     def _finish(self, blocked, missing) -> None:
         problems = len(blocked) + len(missing)
