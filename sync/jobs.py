@@ -241,18 +241,21 @@ def jobs_cancel_open(shipment: Shipment) -> int:
 
 # -- claiming ----------------------------------------------------------------------------------------
 def jobs_claim(
-    *, kinds: list[str], limit: int = 1, worker: str = WORKER_ID, exclude: set[int] | None = None
+    *, kinds: list[str], limit: int = 1, worker: str = WORKER_ID, due_by: datetime | None = None
 ) -> list[SyncJob]:
-    """Take up to `limit` due jobs for this worker; no two workers ever hold the same job."""
+    """Take up to `limit` due jobs for this worker; no two workers ever hold the same job.
+
+    `due_by` takes only jobs due by then (a drain that runs each job once: a job it ran and that must be
+    tried again is due later, so it is not taken twice, with no list of what was run).
+    """
     if not kinds:
         return []
     now = timezone.now()
+    cutoff = min(now, due_by) if due_by else now
     with transaction.atomic():
-        due = SyncJob.objects.filter(state=JobState.PENDING, next_attempt_at__lte=now, kind__in=kinds).order_by(
+        due = SyncJob.objects.filter(state=JobState.PENDING, next_attempt_at__lte=cutoff, kind__in=kinds).order_by(
             "next_attempt_at", "id"
         )
-        if exclude:
-            due = due.exclude(id__in=exclude)
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         ids = list(due.values_list("id", flat=True)[:limit])
@@ -544,7 +547,7 @@ def jobs_drain(
     deadline = time.monotonic() + (budget_seconds or settings.SYNC_DRAIN_BUDGET_SECONDS)
     stats = DrainStats()
     lock = threading.Lock()
-    seen: set[int] | None = set() if once else None
+    due_by = timezone.now() if once else None  # with `once`, what was due when the drain started
 
     def loop(in_thread: bool, worker: str) -> None:
         clients = _Clients(aftership_factory, odoo_factory)
@@ -553,18 +556,16 @@ def jobs_drain(
                 paused = _paused_services()
                 if ServiceState.ODOO not in paused and JobKind.PICKING_SYNC in wanted:
                     batch = jobs_claim(
-                        kinds=[JobKind.PICKING_SYNC], limit=settings.SYNC_PAGE_SIZE, worker=worker, exclude=seen
+                        kinds=[JobKind.PICKING_SYNC], limit=settings.SYNC_PAGE_SIZE, worker=worker, due_by=due_by
                     )
                     if batch:
-                        if seen is not None:
-                            seen.update(job.id for job in batch)
                         picking_syncs_execute(batch, clients)
                         with lock:
                             stats.count("picking_sync")
                             if on_job:
                                 on_job(stats)
                         continue
-                claimed = jobs_claim(kinds=_runnable(wanted, paused), limit=1, worker=worker, exclude=seen)
+                claimed = jobs_claim(kinds=_runnable(wanted, paused), limit=1, worker=worker, due_by=due_by)
                 if not claimed:
                     if not once and _wait_for_batch(wanted, paused, deadline, stop):
                         continue
@@ -579,8 +580,6 @@ def jobs_drain(
                         break
                     time.sleep(min(held, max(deadline - time.monotonic(), 0)))
                     continue
-                if seen is not None:
-                    seen.add(claimed[0].id)
                 outcome = job_execute(claimed[0], clients)
                 with lock:
                     stats.count(outcome.kind)

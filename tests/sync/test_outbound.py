@@ -340,3 +340,32 @@ def test_the_delay_before_a_retry(attempts, healthy, seconds, settings):
 
     assert backoff_delay(attempts, healthy=healthy, rng=Edges(False)) == seconds / 2
     assert backoff_delay(attempts, healthy=healthy, rng=Edges(True)) == seconds
+
+
+def test_a_drain_that_runs_each_job_once_claims_without_a_growing_list(
+    aftership, aftership_client_factory, carrier_mappings, settings
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    aftership.faults.outage = True  # every call fails: each job is retried soon, i.e. due again within seconds
+    settings.SYNC_RETRY_SOON_SECONDS = 0.01  # due again at once: only the drain's own rule keeps it from rerunning
+    deliveries_intake([delivery(20 + i, f"48151623{i:02d}") for i in range(6)])
+
+    from sync.ratelimit import DatabaseBackend, RateLimiter
+
+    def clients():  # a breaker that never opens here: every job gets its one call
+        limiter = RateLimiter(DatabaseBackend(), rates={"default": 1000}, headroom=1.0, breaker_threshold=100)
+        return aftership_client_factory(limiter=limiter)
+
+    with CaptureQueriesContext(connection) as queries:
+        stats = drain(clients, once=True, threads=1)
+
+    assert stats.ran == 6 and set(SyncJob.objects.values_list("attempts", flat=True)) == {1}
+    claims = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith('SELECT "sync_syncjob"."id"') and "'create_tracking'" in q["sql"]
+    ]
+    assert len(claims) >= 6 and not any("NOT" in sql for sql in claims)  # no list of the jobs already run
+    assert len({len(sql) for sql in claims}) == 1  # the same statement each time, whatever ran before
