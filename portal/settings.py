@@ -395,6 +395,9 @@ if Q_RETRY <= Q_TIMEOUT:
     _invalid.append(f"Q_RETRY={Q_RETRY} must be larger than Q_TIMEOUT={Q_TIMEOUT}")
 if SYNC_DRAIN_BUDGET_SECONDS >= Q_TIMEOUT:
     _invalid.append(f"SYNC_DRAIN_BUDGET_SECONDS must be shorter than Q_TIMEOUT={Q_TIMEOUT}")
+if SYNC_JOB_LEASE_SECONDS < Q_TIMEOUT:
+    # A task django-q2 still lets run must still own its jobs: a shorter lease would hand them to another.
+    _invalid.append(f"SYNC_JOB_LEASE_SECONDS={SYNC_JOB_LEASE_SECONDS:g} must be at least Q_TIMEOUT={Q_TIMEOUT}")
 if 2 * max(ODOO_TIMEOUT, AFTERSHIP_TIMEOUT) > SYNC_JOB_LEASE_SECONDS:
     _invalid.append(
         f"SYNC_JOB_LEASE_SECONDS={SYNC_JOB_LEASE_SECONDS:g} must be at least twice ODOO_TIMEOUT and AFTERSHIP_TIMEOUT"

@@ -189,3 +189,9 @@ def test_help_needs_no_settings(tmp_path, command):
 
     assert result.returncode == 0, result.stderr
     assert "usage: manage.py" in result.stdout
+
+
+def test_a_lease_shorter_than_a_task_may_run_is_refused(tmp_path):
+    env = {**COMPLETE, "SYNC_JOB_LEASE_SECONDS": "100", "Q_TIMEOUT": "110", "Q_RETRY": "200"}
+    message = load_settings(env, tmp_path).stderr.strip().splitlines()[-1]
+    assert "SYNC_JOB_LEASE_SECONDS=100 must be at least Q_TIMEOUT=110" in message
