@@ -409,10 +409,14 @@ def test_a_receiver_failing_three_times_gets_four_attempts_on_a_doubling_schedul
     assert len(failing.received) == 4
     bodies = {a["body"] for a in arrivals}
     assert len(bodies) == 1  # every attempt re-sends the same bytes
+    # The schedule it keeps (AfterShip's, scaled): never sooner than due. How much later a loaded machine
+    # delivers is not the simulator's decision, so it is not asserted.
+    from simulators.aftership.webhooks import retry_delay
+
+    assert [retry_delay(n) for n in (1, 2, 3)] == [30.0, 60.0, 120.0]
     gaps = [b["at"] - a["at"] for a, b in itertools.pairwise(arrivals)]
     for gap, expected in zip(gaps, (0.06, 0.12, 0.24), strict=True):
-        assert expected * 0.9 <= gap <= expected + 0.1, gaps
-    assert gaps[0] < gaps[1] < gaps[2]
+        assert gap >= expected * 0.9, gaps
     attempts = [(d.attempt, d.status) for d in sim.webhook_deliveries if d.event_id == event_id]
     assert attempts == [(1, 500), (2, 503), (3, 404), (4, 200)]
 
@@ -469,7 +473,7 @@ def test_a_slow_receiver_never_holds_up_the_api(sim):
         sim.webhook_urls = []
         slow.close()
 
-    assert elapsed < 0.5
+    assert elapsed < 1.0  # shorter than the receiver takes: the API did not wait for the webhook
 
 
 def test_redeliver_sends_the_identical_event_again(sim, receiver):
