@@ -33,8 +33,9 @@ def tracking_create(job: SyncJob, client: AfterShipClient) -> Outcome:
     mapping = shipment.carrier
     if mapping is not None and not mapping.enabled:
         shipment.status = ShipmentStatus.IGNORED
+        shipment.needs_review = False  # not tracked on purpose: nothing for a person to review
         shipment.review_reason = f"Carrier {mapping.odoo_carrier_name} is set not to be tracked."
-        shipment.save(update_fields=["status", "review_reason", "updated_at"])
+        shipment.save(update_fields=["status", "needs_review", "review_reason", "updated_at"])
         return Outcome.done("Carrier not tracked; nothing sent")
 
     body = dict(job.payload.get("body") or {})

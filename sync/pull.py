@@ -179,8 +179,9 @@ def deliveries_intake(deliveries: list[Delivery], stats: PullStats | None = None
                 elif mapping is not None and not mapping.enabled:
                     if shipment.status != ShipmentStatus.IGNORED:
                         shipment.status = ShipmentStatus.IGNORED
+                        shipment.needs_review = False  # not tracked on purpose: nothing for a person to review
                         shipment.review_reason = f"Carrier {mapping.odoo_carrier_name} is set not to be tracked."
-                        shipment.save(update_fields=["status", "review_reason", "updated_at"])
+                        shipment.save(update_fields=["status", "needs_review", "review_reason", "updated_at"])
                     stats.ignored += 1
                 elif shipment.needs_review:
                     stats.needs_review += 1

@@ -369,3 +369,17 @@ def test_a_drain_that_runs_each_job_once_claims_without_a_growing_list(
     ]
     assert len(claims) >= 6 and not any("NOT" in sql for sql in claims)  # no list of the jobs already run
     assert len({len(sql) for sql in claims}) == 1  # the same statement each time, whatever ran before
+
+
+def test_a_parcel_in_review_whose_carrier_is_switched_off_leaves_the_review_list(
+    aftership, aftership_client_factory, db
+):
+    deliveries_intake([delivery(41, "LYON-000042", carrier_id=9)])
+    drain(aftership_client_factory)
+    assert Shipment.objects.get().needs_review  # AfterShip could not place it
+
+    CarrierMapping.objects.filter(odoo_carrier_id=9).update(enabled=False)  # "we do not track this one"
+    deliveries_intake([delivery(41, "LYON-000042", carrier_id=9)])
+
+    shipment = Shipment.objects.get()
+    assert (shipment.status, shipment.needs_review) == (ShipmentStatus.IGNORED, False)
