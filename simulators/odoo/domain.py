@@ -21,8 +21,6 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from .errors import odoo_error
-
 if TYPE_CHECKING:
     from .orm import BaseModel
 
@@ -131,18 +129,12 @@ class DomainCompiler:
         fields = model._fields
         field = fields.get(names[0])
         if field is None:
-            raise odoo_error(
-                ValueError(f"Invalid field {model._name}.{names[0]} in leaf {leaf!r}"),
-                "where_calc",
-                "expression_init",
-                "combine_anies",
-                "anyfy_leaves",
-            )
+            raise ValueError(f"Invalid field {model._name}.{names[0]} in leaf {leaf!r}")
         if field.relation and field.relation not in model.env and (len(names) > 1 or operator == "any"):
             raise ValueError(f"Invalid field {model._name}.{path} in leaf {leaf!r}: {field.relation} is not simulated")
         if len(names) > 1:
             if field.relation is None:
-                raise odoo_error(ValueError(f"Invalid field {model._name}.{path} in leaf {leaf!r}"))
+                raise ValueError(f"Invalid field {model._name}.{path} in leaf {leaf!r}")
             comodel = model.env[field.relation]
             sub = DomainCompiler(comodel)
             rest = ".".join(names[1:])

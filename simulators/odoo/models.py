@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .errors import UserError, ValidationError, frames, odoo_error
+from .errors import UserError, ValidationError
 from .orm import (
     EVERYONE,
     INTERNAL,
@@ -107,7 +107,7 @@ class ResUsers(BaseModel):
         singleton check and the fully-qualified xmlid rule are read from Odoo 18's `res.users.has_group`)."""
         self.ensure_one()
         if not isinstance(group_ext_id, str) or "." not in group_ext_id:
-            raise odoo_error(ValueError("External ID must be fully qualified"))
+            raise ValueError("External ID must be fully qualified")
         return group_ext_id in self.env.sim.user_groups(self._ids[0])
 
     @api_model
@@ -137,15 +137,12 @@ class MailThread(BaseModel):
     """mail.thread: chatter, activities, and write() reading tracked values first (hence MissingError)."""
 
     _mail_thread = True
-    _write_frames: ClassVar[tuple[str, ...]] = ()
 
     def write(self, vals):
         if not self:
             return True
-        with frames(*self._write_frames, "mail_thread_write", "track_prepare"):
-            self._check_missing("getitem", "field_get_missing")
-        with frames(*self._write_frames, "mail_thread_write_super", "activity_mixin_write"):
-            return BaseModel.write(self, vals)
+        self._check_missing()
+        return BaseModel.write(self, vals)
 
     @api_returns("id")
     def message_post(
@@ -165,14 +162,13 @@ class MailThread(BaseModel):
         body_is_html=False,
         **kwargs,
     ):
-        with frames("message_post"):
-            self.ensure_one()
+        self.ensure_one()
         forbidden = sorted({"model", "res_id", "subtype"} & set(kwargs))
         if forbidden:
             raise ValueError(f"Those values are not supported when posting or notifying: {', '.join(forbidden)}")
         if message_type == "user_notification":
             raise ValueError("Use message_notify to send a notification to an user.")
-        self._check_missing("getitem", "field_get_missing")
+        self._check_missing()
         self._check_access("write")
         if subtype_xmlid:
             subtype = self.env.ref(subtype_xmlid if "." in subtype_xmlid else f"mail.{subtype_xmlid}")
@@ -209,8 +205,7 @@ class MailThread(BaseModel):
     def activity_schedule(self, act_type_xmlid="", date_deadline=None, summary="", note="", **act_values):
         activity_type = None
         if act_type_xmlid:
-            with frames("activity_schedule"):
-                activity_type = self.env.ref(act_type_xmlid, raise_if_not_found=False)
+            activity_type = self.env.ref(act_type_xmlid, raise_if_not_found=False)
         elif act_values.get("activity_type_id"):
             activity_type = self.env["mail.activity.type"]._browse([act_values["activity_type_id"]])
         if not activity_type or not activity_type.sudo().exists():
@@ -255,8 +250,7 @@ class MailThreadSms(MailThread):
 
     @api_returns("id")
     def message_post(self, *args, body="", message_type="notification", **kwargs):
-        with frames("sms_message_post"):
-            return super().message_post(*args, body=body, message_type=message_type, **kwargs)
+        return super().message_post(*args, body=body, message_type=message_type, **kwargs)
 
 
 _PARTNER_TYPES = [
@@ -741,7 +735,6 @@ class StockPicking(MailThreadSms):
     _description = "Transfer"
     _order = "priority desc, scheduled_date asc, id desc"
     _acl: ClassVar = {"read": (*STOCK_USER, *SALESMAN), "write": STOCK_USER, "create": STOCK_USER, "unlink": STOCK_USER}
-    _write_frames = ("picking_write",)
     _defaults: ClassVar[dict[str, Any]] = {
         "state": "draft",
         "move_type": "direct",
@@ -796,7 +789,7 @@ class StockPicking(MailThreadSms):
 
     def button_validate(self):
         """stock_sms's override: without skip_sms the first validation asks about SMS and does nothing."""
-        self._check_missing("getitem", "field_get_missing")
+        self._check_missing()
         drafts = [rid for rid in self._ids if self._get(rid, "state") == "draft"]
         if drafts:
             self._browse(drafts).sudo()._write({"state": "assigned"})
@@ -815,8 +808,7 @@ class StockPicking(MailThreadSms):
                 "res_id": wizard.id,
                 "context": context,
             }
-        with frames("button_validate_sms", "button_validate"):
-            return self._button_validate()
+        return self._button_validate()
 
     def _check_sms_confirmation_popup(self) -> bool:
         companies = self.env["res.company"].sudo()
@@ -943,8 +935,7 @@ class IrModelFields(BaseModel):
     def create(self, vals_list):
         if not self.env.su:
             # Odoo resolves model_id first, and a user without access to ir.model fails there.
-            with frames("ir_model_fields_create"):
-                self.env["ir.model"]._check_access("read")
+            self.env["ir.model"]._check_access("read")
         records = super().create(vals_list)
         for rid in records._ids:
             self.env.sim._register_custom_field(self.sudo()._browse([rid]))
@@ -1067,7 +1058,7 @@ class IrUiView(BaseModel):
                 "file": None,
                 "line": 1,
             }
-            return odoo_error(exc)
+            return exc
 
         try:
             specs = ElementTree.fromstring(arch)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import automation
 from .domain import DomainCompiler
-from .errors import AccessError, MissingError, ValidationError, frames, odoo_error
+from .errors import AccessError, MissingError, ValidationError
 
 if TYPE_CHECKING:
     from .server import OdooSimulator
@@ -295,7 +295,7 @@ class Environment:
             if row and row.get("module") == module and row.get("name") == name:
                 return self[row["model"]]._browse([row["res_id"]])
         if raise_if_not_found:
-            raise odoo_error(ValueError(f"External ID not found in the system: {xmlid}"), "env_ref")
+            raise ValueError(f"External ID not found in the system: {xmlid}")
         return None
 
 
@@ -382,7 +382,7 @@ class BaseModel:
 
     def ensure_one(self) -> BaseModel:
         if len(self._ids) != 1:
-            raise odoo_error(ValueError(f"Expected singleton: {self}"), "ensure_one")
+            raise ValueError(f"Expected singleton: {self}")
         return self
 
     # -- row access -----------------------------------------------------------------------------------
@@ -476,17 +476,14 @@ class BaseModel:
             return
         if self.env.user_groups & set(groups):
             return
-        raise odoo_error(AccessError(access_error_message(self, operation, groups)), "check_access")
+        raise AccessError(access_error_message(self, operation, groups))
 
-    def _check_missing(self, *frame_names: str) -> None:
+    def _check_missing(self) -> None:
         for rid in self._ids:
             if not self._exists(rid):
-                raise odoo_error(
-                    MissingError(
-                        "Record does not exist or has been deleted.\n"
-                        f"(Record: {self._name}({rid!r},), User: {self.env.uid})"
-                    ),
-                    *frame_names,
+                raise MissingError(
+                    "Record does not exist or has been deleted.\n"
+                    f"(Record: {self._name}({rid!r},), User: {self.env.uid})"
                 )
 
     # -- values in and out ----------------------------------------------------------------------------
@@ -609,15 +606,14 @@ class BaseModel:
         names: list[str] = []
         for name in fields:
             if name not in self._fields:
-                raise odoo_error(ValueError(f"Invalid field {name!r} on model {self._name!r}"), "determine_fields")
+                raise ValueError(f"Invalid field {name!r} on model {self._name!r}")
             if name not in names:
                 names.append(name)
         return names
 
     # -- search ---------------------------------------------------------------------------------------
     def _search(self, domain: Any, offset: int = 0, limit: int | None = None, order: Any = None) -> list[int]:
-        with frames("_search_access"):
-            self._check_access("read")
+        self._check_access("read")
         domain = list(domain or [])
         if (
             "active" in self._fields
@@ -625,12 +621,10 @@ class BaseModel:
             and not any(isinstance(t, (list, tuple)) and str(t[0]).split(".")[0] == "active" for t in domain)
         ):
             domain = [("active", "=", True), *domain] if domain else [("active", "=", True)]
-        with frames("_search_domain"):
-            predicate = DomainCompiler(self).compile(domain)
+        predicate = DomainCompiler(self).compile(domain)
         terms = []
         if order is not False:
-            with frames("_search_order"):
-                terms = self._parse_order(order or self._order)
+            terms = self._parse_order(order or self._order)
         ids = [rid for rid in self._all_ids() if predicate(rid)]
         for fname, desc, nulls in reversed(terms):
             ids.sort(key=self._sort_key(fname, desc, nulls), reverse=desc)
@@ -656,11 +650,7 @@ class BaseModel:
             nulls = words[-1].lower() if len(words) > 2 and words[-2].lower() == "nulls" else None
             fld = self._fields.get(fname)
             if fld is None:
-                raise odoo_error(
-                    ValueError(f"Invalid field {fname!r} on model {self._name!r}"),
-                    "order_to_sql",
-                    "order_field_to_sql",
-                )
+                raise ValueError(f"Invalid field {fname!r} on model {self._name!r}")
             if not fld.sortable and fname != "id":
                 _logger.warning("Model %r cannot be sorted on field %r (not a column)", self._name, fname)
                 continue
@@ -687,28 +677,21 @@ class BaseModel:
     @api_model
     @api_returns("ids")
     def search(self, domain, offset=0, limit=None, order=None):
-        with frames("search", "search_fetch_search"):
-            return self._browse(self._search(domain, offset=offset, limit=limit, order=order))
+        return self._browse(self._search(domain, offset=offset, limit=limit, order=order))
 
     @api_model
     def search_count(self, domain, limit=None):
-        with frames("search_count"):
-            return len(self._search(domain, limit=limit, order=False))
+        return len(self._search(domain, limit=limit, order=False))
 
     @api_model
     def search_read(self, domain=None, fields=None, offset=0, limit=None, order=None, **read_kwargs):
-        with frames("search_read"):
-            with frames("search_fetch_search"):
-                ids = self._search(domain or [], offset=offset, limit=limit, order=order)
-            with frames("search_fetch_fields"):
-                names = self._validate_field_names(fields)
+        ids = self._search(domain or [], offset=offset, limit=limit, order=order)
+        names = self._validate_field_names(fields)
         return self._browse(ids)._read_format(names, **read_kwargs)
 
     def read(self, fields=None, load="_classic_read"):
-        with frames("read"):
-            names = self._validate_field_names(fields)
-        with frames("read_access"):
-            self._check_access("read")
+        names = self._validate_field_names(fields)
+        self._check_access("read")
         existing = [rid for rid in self._ids if self._exists(rid)]
         return self._browse(existing)._read_format(names, load=load)
 
@@ -774,12 +757,11 @@ class BaseModel:
     def write(self, vals):
         if not self:
             return True
-        with frames("write_access"):
-            self._check_access("write")
+        self._check_access("write")
         for name in vals:
             if name not in self._fields:
-                raise odoo_error(ValueError(f"Invalid field {name!r} on model {self._name!r}"), "write_field")
-        self._check_missing("getitem", "field_get_missing")
+                raise ValueError(f"Invalid field {name!r} on model {self._name!r}")
+        self._check_missing()
         self._write(vals)
         return True
 
@@ -787,12 +769,11 @@ class BaseModel:
     def create(self, vals_list):
         if isinstance(vals_list, Mapping):
             vals_list = [vals_list]
-        with frames("create_access"):
-            self._check_access("create")
+        self._check_access("create")
         for vals in vals_list:
             for name in vals:
                 if name not in self._fields:
-                    raise odoo_error(ValueError(f"Invalid field {name!r} on model {self._name!r}"), "create_field")
+                    raise ValueError(f"Invalid field {name!r} on model {self._name!r}")
         records = self._browse([self._create_one(vals) for vals in vals_list])
         automation.after_create(records)
         return records
@@ -800,8 +781,7 @@ class BaseModel:
     def unlink(self):
         if not self:
             return True
-        with frames("unlink_access"):
-            self._check_access("unlink")
+        self._check_access("unlink")
         self._check_missing()
         self._unlink()
         return True
@@ -844,15 +824,12 @@ class BaseModel:
                 and fld.type not in (*X2MANY, "boolean")
                 and row.get(name) in (None, False, "")
             ):
-                raise odoo_error(
-                    ValidationError(
-                        "The operation cannot be completed:\n"
-                        "- Create/update: a mandatory field is not set.\n"
-                        "- Delete: another model requires the record being deleted. "
-                        "If possible, archive it instead.\n\n"
-                        f"Model: {self._description} ({self._name})\nField: {fld.string} ({name})\n"
-                    ),
-                    "retrying_validation",
+                raise ValidationError(
+                    "The operation cannot be completed:\n"
+                    "- Create/update: a mandatory field is not set.\n"
+                    "- Delete: another model requires the record being deleted. "
+                    "If possible, archive it instead.\n\n"
+                    f"Model: {self._description} ({self._name})\nField: {fld.string} ({name})\n"
                 )
         rid = self.env.sim.db.next_id(self._name)
         if self._log_access:
@@ -926,12 +903,10 @@ def public_method(model: BaseModel, name: str) -> Callable:
     """service.model.get_public_method: private names are refused, unknown names do not exist."""
     private = AccessError(f"Private methods (such as '{model._name}.{name}') cannot be called remotely.")
     if name.startswith("_"):
-        raise odoo_error(private, "get_public_method_private")
+        raise private
     method = getattr(type(model), name, None)
     if not callable(method) or isinstance(method, type):
-        raise odoo_error(
-            AttributeError(f"The method '{model._name}.{name}' does not exist"), "get_public_method_missing"
-        )
+        raise AttributeError(f"The method '{model._name}.{name}' does not exist")
     if name in _API_PRIVATE:
-        raise odoo_error(private, "get_public_method_private")
+        raise private
     return method

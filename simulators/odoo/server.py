@@ -38,22 +38,17 @@ from . import models as _models  # noqa: F401  (registers the model classes)
 from . import seed as seeding
 from .automation import WebhookCall
 from .errors import (
-    HTTP_JSONRPC,
-    HTTP_XMLRPC,
     AccessDenied,
     AccessError,
     BadRequest,
     HTTPException,
     MissingError,
     NotFound,
-    RedirectWarning,
     Unauthorized,
     UnprocessableEntity,
     UserError,
     error_name,
     exception_to_unicode,
-    frames,
-    odoo_error,
     render_traceback,
     werkzeug_html,
 )
@@ -373,7 +368,7 @@ class OdooSimulator(SimulatorServer):
             return
         self._verify_password_hash()
         if not self._secret_matches(uid, secret):
-            raise odoo_error(AccessDenied(), "users_check_credentials")
+            raise AccessDenied()
         with self.lock:
             self._checked.add((uid, secret))
 
@@ -649,14 +644,11 @@ class OdooSimulator(SimulatorServer):
             )
         token = current_simulator.set(self)
         try:
-            with frames(*HTTP_JSONRPC[:3]):
-                with frames("json_params"):
-                    params = dict(data.get("params", {}))
-                with frames(*HTTP_JSONRPC[3:]):
-                    if version_only:
-                        result = self.version_info()
-                    else:
-                        result = RPC().jsonrpc(**filter_kwargs(params, ("service", "method", "args")))
+            params = dict(data.get("params", {}))
+            if version_only:
+                result = self.version_info()
+            else:
+                result = RPC().jsonrpc(**filter_kwargs(params, ("service", "method", "args")))
         except Exception as exc:
             return self._jsonrpc_error(request_id, exc)
         finally:
@@ -687,7 +679,7 @@ class OdooSimulator(SimulatorServer):
 
     @staticmethod
     def _log_error(exc: BaseException) -> None:
-        if isinstance(exc, (UserError, AccessError, RedirectWarning)):
+        if isinstance(exc, UserError):
             _logger.info("%s: %s", error_name(exc), exception_to_unicode(exc))
         else:
             _logger.info("Exception during request handling: %s", error_name(exc), exc_info=exc)
@@ -703,13 +695,9 @@ class OdooSimulator(SimulatorServer):
             )
         token = current_simulator.set(self)
         try:
-            with frames(*HTTP_XMLRPC, "rpc_xmlrpc_1" if legacy else "rpc_xmlrpc_2"):
-                with frames("rpc_xmlrpc_loads"):
-                    params, method = xmlrpc.client.loads(request.body)
-                with frames("rpc_xmlrpc"):
-                    result = dispatch_rpc(service, method, params)
-                with frames("rpc_xmlrpc_dumps", "rpc_dumps"):
-                    body = _xml_dumps((result,))
+            params, method = xmlrpc.client.loads(request.body)
+            result = dispatch_rpc(service, method, params)
+            body = _xml_dumps((result,))
             headers = {"Content-Type": "text/xml; charset=utf-8", "X-Content-Type-Options": "nosniff"}
         except Exception as exc:
             self._log_error(exc)
@@ -723,8 +711,6 @@ class OdooSimulator(SimulatorServer):
     def _xmlrpc_fault(exc: BaseException, legacy: bool) -> xmlrpc.client.Fault:
         text = str(exc.args[0]) if exc.args else str(exc)
         if not legacy:
-            if isinstance(exc, RedirectWarning):
-                return xmlrpc.client.Fault(2, text)
             if isinstance(exc, AccessError):
                 return xmlrpc.client.Fault(4, text)
             if isinstance(exc, AccessDenied):
@@ -732,8 +718,6 @@ class OdooSimulator(SimulatorServer):
             if isinstance(exc, UserError):
                 return xmlrpc.client.Fault(2, text)
             return xmlrpc.client.Fault(1, render_traceback(exc))
-        if isinstance(exc, RedirectWarning):
-            return xmlrpc.client.Fault("warning -- Warning\n\n" + text, "")
         if isinstance(exc, MissingError):
             return xmlrpc.client.Fault("warning -- MissingError\n\n" + text, "")
         if isinstance(exc, AccessError):
@@ -761,20 +745,18 @@ class OdooSimulator(SimulatorServer):
             return self._html_error(404, "Not Found", NotFound.default_description)
         token = current_simulator.set(self)
         try:
-            with frames(*HTTP_JSONRPC[:4]):
-                if not rpc_route:
-                    raise NotFound("Did you mean POST /json/2/<model>/<method>?")
-                uid = self._bearer_uid(request)
-                params: dict[str, Any] = {}
-                if request.body:
-                    try:
-                        params |= json.loads(request.body.decode("utf-8", errors="replace"))
-                    except ValueError as exc:
-                        raise BadRequest(f"could not parse the body as json: {exc.args[0]}") from exc
-                    except TypeError as exc:
-                        raise BadRequest("could not parse the body, expecting a json object") from exc
-                with frames(*HTTP_JSONRPC[4:]):
-                    result = self._json2_call(uid, parts[3], parts[4], params)
+            if not rpc_route:
+                raise NotFound("Did you mean POST /json/2/<model>/<method>?")
+            uid = self._bearer_uid(request)
+            params: dict[str, Any] = {}
+            if request.body:
+                try:
+                    params |= json.loads(request.body.decode("utf-8", errors="replace"))
+                except ValueError as exc:
+                    raise BadRequest(f"could not parse the body as json: {exc.args[0]}") from exc
+                except TypeError as exc:
+                    raise BadRequest("could not parse the body, expecting a json object") from exc
+            result = self._json2_call(uid, parts[3], parts[4], params)
             return self._json_response(result)
         except Exception as exc:
             return self._json2_error(exc)
@@ -811,12 +793,11 @@ class OdooSimulator(SimulatorServer):
                 inspect.signature(func).bind(records, **params)
             except TypeError as exc:
                 raise UnprocessableEntity(exc.args[0]) from exc
-            with frames("json2_rpc"):
-                if self.take_serialization_failure():
-                    from .errors import SerializationFailure
+            if self.take_serialization_failure():
+                from .errors import SerializationFailure
 
-                    raise SerializationFailure("could not serialize access due to concurrent update\n")
-                result = func(records, **params)
+                raise SerializationFailure("could not serialize access due to concurrent update\n")
+            result = func(records, **params)
             if isinstance(result, BaseModel):
                 result = result.ids
         return result
@@ -830,7 +811,7 @@ class OdooSimulator(SimulatorServer):
             arguments: list[Any] = [exc.description, exc.code]
             headers = dict(exc.headers)
         else:
-            status = getattr(exc, "http_status", 500) if isinstance(exc, (UserError, RedirectWarning)) else 500
+            status = getattr(exc, "http_status", 500) if isinstance(exc, UserError) else 500
             message = exception_to_unicode(exc)
             arguments = list(exc.args)
         body = {

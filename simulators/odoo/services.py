@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from .errors import OperationalError, SerializationFailure, UserError, frames, odoo_error
+from .errors import OperationalError, SerializationFailure, UserError
 from .orm import BaseModel, method_attr, public_method
 
 if TYPE_CHECKING:
@@ -28,15 +28,9 @@ def _sim() -> OdooSimulator:
 def check_db(db: Any) -> None:
     sim = _sim()
     if db != sim.db_name:
-        raise odoo_error(
-            OperationalError(
-                'connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: '
-                f'FATAL:  database "{db}" does not exist\n'
-            ),
-            "registry_new",
-            "registry_init",
-            "registry_cursor",
-            "sql_db_connect",
+        raise OperationalError(
+            'connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: '
+            f'FATAL:  database "{db}" does not exist\n'
         )
 
 
@@ -46,8 +40,7 @@ def exp_login(db, login, password):
 
 
 def exp_authenticate(db, login, password, user_agent_env):
-    with frames("common_authenticate_registry"):
-        check_db(db)
+    check_db(db)
     uid = _sim().authenticate_login(login, password)
     return uid or False
 
@@ -73,10 +66,9 @@ _COMMON = {f.__name__: f for f in (exp_login, exp_authenticate, exp_version, exp
 def common_dispatch(method, params):
     name = "exp_" + method
     if name not in _COMMON:
-        raise odoo_error(Exception(f"Method not found: {method}"), "common_not_found")
+        raise Exception(f"Method not found: {method}")
     _sim()._log_rpc("common", None, method)
-    with frames("common_dispatch"):
-        return _COMMON[name](*params)
+    return _COMMON[name](*params)
 
 
 # -- db -----------------------------------------------------------------------------------------------
@@ -102,31 +94,25 @@ def db_dispatch(method, params):
 # -- object -------------------------------------------------------------------------------------------
 def object_dispatch(method, params):
     db, uid, passwd = params[0], int(params[1]), params[2]
-    with frames("model_check"):
-        security_check(db, uid, passwd)
+    security_check(db, uid, passwd)
     if method == "execute":
-        with frames("model_execute"):
-            return execute(db, uid, *params[3:])
+        return execute(db, uid, *params[3:])
     if method == "execute_kw":
-        with frames("model_execute_kw"):
-            return execute_kw(db, uid, *params[3:])
-    raise odoo_error(NameError(f"Method not available {method}"), "model_not_available")
+        return execute_kw(db, uid, *params[3:])
+    raise NameError(f"Method not available {method}")
 
 
 def security_check(db, uid, passwd):
-    with frames("security_check", "decorator", "cache_lookup", "users_check"):
-        check_db(db)
-        _sim().check_credentials(uid, passwd)
+    check_db(db)
+    _sim().check_credentials(uid, passwd)
 
 
 def execute_kw(db, uid, obj, method, args, kw=None):
-    with frames("execute_kw"):
-        return execute(db, uid, obj, method, *args, **kw or {})
+    return execute(db, uid, obj, method, *args, **kw or {})
 
 
 def execute(db, uid, obj, method, *args, **kw):
-    with frames("execute"):
-        return execute_cr(uid, obj, method, list(args), kw)
+    return execute_cr(uid, obj, method, list(args), kw)
 
 
 def execute_cr(uid: int, obj: Any, method: Any, args: list, kw: dict, *, protocol: str = "rpc") -> Any:
@@ -135,16 +121,11 @@ def execute_cr(uid: int, obj: Any, method: Any, args: list, kw: dict, *, protoco
     with sim.transaction(uid=uid) as env:
         model = env.get(obj)
         if model is None:
-            raise odoo_error(UserError(f"Object {obj} doesn't exist"), "execute_cr_no_model")
-        with frames("execute_cr_method"):
-            public_method(model, method)
-        with frames("execute_cr_call", "retrying"):
-            if sim.take_serialization_failure():
-                raise odoo_error(
-                    SerializationFailure("could not serialize access due to concurrent update\n"),
-                    "retrying_serialization",
-                )
-            result = call_kw(model, method, args, kw)
+            raise UserError(f"Object {obj} doesn't exist")
+        public_method(model, method)
+        if sim.take_serialization_failure():
+            raise SerializationFailure("could not serialize access due to concurrent update\n")
+        result = call_kw(model, method, args, kw)
     return result
 
 
@@ -154,17 +135,15 @@ def call_kw(model: BaseModel, name: str, args: list, kwargs: Mapping[str, Any]) 
     api = method_attr(type(model), name, "_api")
     kwargs = dict(kwargs)
     context = kwargs.pop("context", None)
-    with frames("call_kw"):
-        if api in ("model", "model_create"):
-            recs = model.with_context(context or {})
-            result = method(recs, *args, **kwargs)
-            if api == "model_create":
-                return result.id if isinstance(args[0], Mapping) else result.ids
-        else:
-            with frames("call_kw_multi"):
-                ids, args = args[0], args[1:]
-            recs = model.with_context(context or {})._browse(ids)
-            result = method(recs, *args, **kwargs)
+    if api in ("model", "model_create"):
+        recs = model.with_context(context or {})
+        result = method(recs, *args, **kwargs)
+        if api == "model_create":
+            return result.id if isinstance(args[0], Mapping) else result.ids
+    else:
+        ids, args = args[0], args[1:]
+        recs = model.with_context(context or {})._browse(ids)
+        result = method(recs, *args, **kwargs)
     return downgrade(method_attr(type(model), name, "_returns"), result)
 
 
@@ -179,18 +158,15 @@ def downgrade(kind: str | None, result: Any) -> Any:
 
 def dispatch_rpc(service_name, method, params):
     dispatchers = {"common": common_dispatch, "db": db_dispatch, "object": object_dispatch}
-    with frames("dispatch_rpc_lookup"):
-        dispatch = dispatchers[service_name]
-    with frames("dispatch_rpc"):
-        return dispatch(method, params)
+    dispatch = dispatchers[service_name]
+    return dispatch(method, params)
 
 
 class RPC:
     """The /jsonrpc controller; its signature decides the TypeError for missing params."""
 
     def jsonrpc(self, service, method, args):
-        with frames("rpc_jsonrpc"):
-            return dispatch_rpc(service, method, args)
+        return dispatch_rpc(service, method, args)
 
 
 def filter_kwargs(params: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
