@@ -39,10 +39,10 @@ class RedisCache(DjangoRedisCache):
         self._class = SharedRedisCacheClient
 
 
-def cache_count(key: str, *, timeout: int, cache=None) -> int:
-    """Add one to a counter that expires `timeout` seconds after its first count; returns the new count.
+def cache_count(key: str, *, timeout: int, cache=None, by: int = 1) -> int:
+    """Add `by` (one) to a counter that expires `timeout` seconds after its first count; returns the new count.
 
-    On Redis one round trip (SET NX EX, then INCR, in a pipeline); on other caches add-then-incr.
+    On Redis one round trip (SET NX EX, then INCRBY, in a pipeline); on other caches add-then-incr.
     """
     from django.core.cache import caches
 
@@ -51,11 +51,11 @@ def cache_count(key: str, *, timeout: int, cache=None) -> int:
         redis_key = cache.make_and_validate_key(key)
         pipeline = cache._cache.get_client(redis_key, write=True).pipeline(transaction=False)
         pipeline.set(redis_key, 0, ex=timeout, nx=True)  # the window starts with the first count
-        pipeline.incr(redis_key)  # keeps the expiry
+        pipeline.incrby(redis_key, by)  # keeps the expiry
         return pipeline.execute()[1]
     cache.add(key, 0, timeout=timeout)
     try:
-        return cache.incr(key)
+        return cache.incr(key, by)
     except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=timeout)
-        return 1
+        cache.add(key, by, timeout=timeout)
+        return by

@@ -330,6 +330,9 @@ WEBHOOK_BLOCK_WINDOW_SECONDS = _int("WEBHOOK_BLOCK_WINDOW_SECONDS", 600)
 WEBHOOK_BLOCK_SECONDS = _int("WEBHOOK_BLOCK_SECONDS", 3600)
 # Authenticated requests allowed per address ("number/second|minute|hour|day"); more get 429.
 WEBHOOK_THROTTLE_RATE = _rate("WEBHOOK_THROTTLE_RATE", "6000/min")
+# A process rings the workers for new webhooks at most this often (the webhooks between two rings are
+# picked up by the same worker run); not read from the environment.
+WEBHOOK_RING_INTERVAL_SECONDS = 0.5
 # How many proxies in front of the portal add to X-Forwarded-For (0: believe no such header).
 TRUSTED_PROXY_COUNT = _int("TRUSTED_PROXY_COUNT", 0)
 # Refused requests are logged (never their bodies), one row per address, path, reason and minute.

@@ -53,9 +53,11 @@ def _fresh_cache():
     from django.core.cache import cache
 
     from sync import jobs
+    from webhooks.security import screens_forget
 
     with contextlib.suppress(Exception):  # the cache table exists only once a database is set up
         cache.clear()
+    screens_forget()  # what this process counted of each address went with the cache
     jobs._open_batch.clear()  # a batch of pushes an earlier test opened is not in this test's database
     yield
 

@@ -35,6 +35,8 @@ from portal.settings import *  # noqa: E402,F403
 if "simulators" not in INSTALLED_APPS:  # noqa: F405
     INSTALLED_APPS.append("simulators")  # noqa: F405
 
+# Every webhook rings at once: no background thread rings later, into another test's database.
+WEBHOOK_RING_INTERVAL_SECONDS = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 

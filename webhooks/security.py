@@ -10,6 +10,8 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import os
+import threading
 import time
 from dataclasses import dataclass
 
@@ -98,24 +100,27 @@ def address_failure_count(address: str) -> int:
 
 def address_block_start(address: str) -> bool:
     """Refuse this address for WEBHOOK_BLOCK_SECONDS; False if it already was."""
+    _screens.note_block(address, blocked=True)
     return cache.add(_block_key(address), time.time(), timeout=settings.WEBHOOK_BLOCK_SECONDS)
 
 
 def address_block_end(address: str) -> None:
     cache.delete_many([_block_key(address), _failures_key(address)])
+    _screens.note_block(address, blocked=False)
 
 
 # -- the rate ------------------------------------------------------------------------------------------------
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def _rate_window(scope: str, address: str) -> tuple[str, int, int, float]:
-    """This request's counter key, the limit, the window's length and the seconds left in it."""
+def _rate(scope: str) -> tuple[int, int]:
+    """The limit and the window's length in seconds, from WEBHOOK_THROTTLE_RATE ("6000/min")."""
     number, period = settings.WEBHOOK_THROTTLE_RATE.split("/")
-    duration = _PERIODS[period[0]]
-    now = time.time()
-    window = int(now // duration)
-    return f"shiptrack:webhook-rate:{scope}:{address}:{window}", int(number), duration, (window + 1) * duration - now
+    return int(number), _PERIODS[period[0]]
+
+
+def _rate_key(scope: str, address: str, window: int) -> str:
+    return f"shiptrack:webhook-rate:{scope}:{address}:{window}"
 
 
 @dataclass(frozen=True)
@@ -126,31 +131,117 @@ class Screen:
     count: int
 
 
-def address_screen(*, address: str, scope: str) -> Screen:
-    """Read the block and count this request against the rate in one round trip to Redis (two calls on
-    other caches). Every request to an endpoint is counted, refused or not; only authenticated ones can be
-    throttled. When the cache does not answer, nobody is blocked or throttled: the token and signature
-    still decide."""
+# How often a process tells the cache what it counted and reads the block back, per address. Between
+# two exchanges it decides from what it last read plus what it counted itself since.
+SCREEN_SYNC_SECONDS = 1.0
+# ... and sooner once it has counted this share of the limit (so a small limit is exact).
+SCREEN_SYNC_SHARE = 50
+_SCREENS_KEPT = 10_000
+
+
+@dataclass
+class _Tally:
+    window: int
+    shared: int = 0  # the window's count in the cache at the last exchange (ours included)
+    pending: int = 0  # counted here since, not yet told to the cache
+    blocked: bool = False
+    synced_at: float = float("-inf")
+    syncing: bool = False
+
+
+class _Screens:
+    """Each process's view of the shared block flags and rate counters.
+
+    A round trip to Redis for every request cost more than the rest of the intake together, so each
+    process keeps a tally per address and exchanges it with the cache (adds what it counted, reads the
+    total and the block flag back, in one round trip) once a second, or sooner once it has counted a
+    fiftieth of the limit. A block started here applies here at once; one started or lifted elsewhere
+    applies within a second. Across N processes the rate may run over by what they count between two
+    exchanges: at most a fiftieth of the limit each.
+    """
+
+    def __init__(self, *, clock=time.monotonic, wall=time.time) -> None:
+        self._clock, self._wall = clock, wall
+        self._lock = threading.Lock()
+        self._tallies: dict[tuple[str, str], _Tally] = {}
+        self._pid = os.getpid()
+
+    def forget(self) -> None:
+        with self._lock:
+            self._tallies.clear()
+
+    def note_block(self, address: str, *, blocked: bool) -> None:
+        with self._lock:
+            for (_, known), tally in self._tallies.items():
+                if known == address:
+                    tally.blocked = blocked
+
+    def screen(self, *, address: str, scope: str) -> Screen:
+        limit, duration = _rate(scope)
+        window = int(self._wall() // duration)
+        clock = self._clock()
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's tallies are not this process's
+                self._pid, self._tallies = os.getpid(), {}
+            tally = self._tallies.get((scope, address))
+            if tally is None or tally.window != window:
+                if len(self._tallies) >= _SCREENS_KEPT:
+                    self._tallies = {k: t for k, t in self._tallies.items() if t.window == window}
+                tally = self._tallies[(scope, address)] = _Tally(window, blocked=bool(tally and tally.blocked))
+            tally.pending += 1
+            due = clock - tally.synced_at >= SCREEN_SYNC_SECONDS or tally.pending >= max(1, limit // SCREEN_SYNC_SHARE)
+            if tally.syncing or not due:
+                return Screen(tally.blocked, tally.shared + tally.pending)
+            tally.syncing, sending, tally.pending = True, tally.pending, 0
+        try:
+            blocked, shared = _exchange(address=address, key=_rate_key(scope, address, window), add=sending,
+                                        timeout=duration + 1)
+        except Exception:
+            logger.exception("the cache is not answering; block and rate not checked")
+            with self._lock:
+                tally.syncing, tally.pending = False, tally.pending + sending
+                tally.synced_at = clock  # try again in a second, not on every request
+            return Screen(False, 0)
+        with self._lock:
+            tally.syncing, tally.synced_at = False, clock
+            tally.shared, tally.blocked = shared, bool(address) and blocked
+            return Screen(tally.blocked, tally.shared + tally.pending)
+
+
+def _exchange(*, address: str, key: str, add: int, timeout: int) -> tuple[bool, int]:
+    """Add `add` to the rate counter `key` (which expires `timeout` seconds after its first count) and read
+    the address's block flag: one round trip on Redis. Returns (blocked, the counter's total)."""
     from django.core.cache import caches
 
     from portal.cache import DjangoRedisCache
 
-    rate_key, _, duration, _ = _rate_window(scope, address)
     backend = caches["default"]
-    try:
-        if isinstance(backend, DjangoRedisCache):
-            block_key = backend.make_and_validate_key(_block_key(address))
-            counter = backend.make_and_validate_key(rate_key)
-            pipeline = backend._cache.get_client(counter, write=True).pipeline(transaction=False)
-            pipeline.exists(block_key)
-            pipeline.set(counter, 0, ex=duration + 1, nx=True)  # the window starts with the first count
-            pipeline.incr(counter)
-            blocked, _, count = pipeline.execute()
-            return Screen(bool(address) and bool(blocked), count)
-        return Screen(address_blocked(address), cache_count(rate_key, timeout=duration + 1))
-    except Exception:
-        logger.exception("the cache is not answering; block and rate not checked")
-        return Screen(False, 0)
+    if isinstance(backend, DjangoRedisCache):
+        block_key = backend.make_and_validate_key(_block_key(address))
+        counter = backend.make_and_validate_key(key)
+        pipeline = backend._cache.get_client(counter, write=True).pipeline(transaction=False)
+        pipeline.exists(block_key)
+        pipeline.set(counter, 0, ex=timeout, nx=True)  # the window starts with the first count
+        pipeline.incrby(counter, add)
+        blocked, _, total = pipeline.execute()
+        return bool(blocked), total
+    return address_blocked(address), cache_count(key, timeout=timeout, by=add)
+
+
+_screens = _Screens()
+
+
+def address_screen(*, address: str, scope: str) -> Screen:
+    """Whether the address is blocked, and this request's number in its rate window (every request to an
+    endpoint is counted, refused or not; only authenticated ones can be throttled). Mostly decided in the
+    process, with a round trip to the cache about once a second per address (`_Screens`). When the cache
+    does not answer, nobody is blocked or throttled: the token and signature still decide."""
+    return _screens.screen(address=address, scope=scope)
+
+
+def screens_forget() -> None:
+    """Drop this process's tallies (the next request of each address asks the cache)."""
+    _screens.forget()
 
 
 class AddressRateThrottle(BaseThrottle):
@@ -163,7 +254,8 @@ class AddressRateThrottle(BaseThrottle):
 
     def allow_request(self, request, view) -> bool:
         address = client_address(request)
-        _, limit, self.duration, self.retry_after = _rate_window(view.rate_scope, address)
+        limit, self.duration = _rate(view.rate_scope)
+        self.retry_after = self.duration - time.time() % self.duration
         screen = getattr(request, "webhook_screen", None)
         if screen is None:
             screen = address_screen(address=address, scope=view.rate_scope)

@@ -24,7 +24,7 @@ from django.db import transaction
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sync.inbound import event_record, events_ring
+from sync.inbound import event_record, events_ring_for_webhook
 from sync.models import EventState, SignatureResult
 from sync.pull import push_receive
 
@@ -154,5 +154,5 @@ class AfterShipTrackingWebhook(WebhookView):
         headers, address = dict(request.headers), client_address(request)
         event = event_record(body=body, headers=headers, remote_addr=address, signature=outcome["signature"])
         if event.state == EventState.RECEIVED:
-            transaction.on_commit(events_ring)
+            transaction.on_commit(events_ring_for_webhook)
         return Response({"received": event.pk}, status=200)

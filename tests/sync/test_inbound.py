@@ -576,3 +576,26 @@ def test_the_doorbell_rings_once_for_a_batch_not_once_per_webhook(client, monkey
     events_process()
 
     assert rung.count("sync.tasks.drain_jobs") <= 2  # the write-backs of 20 parcels: one doorbell
+
+
+def test_a_process_rings_for_webhooks_at_most_once_an_interval_and_books_one_ring_for_its_end(settings):
+    settings.WEBHOOK_RING_INTERVAL_SECONDS = 0.5
+    rings, now = [], [100.0]
+    ringer = inbound._Ringer(ring=lambda: rings.append(now[0]), clock=lambda: now[0])
+
+    assert ringer.webhook_arrived() == "rung"
+    now[0] += 0.1
+    assert ringer.webhook_arrived() == "booked"
+    booked = ringer._booked
+    assert booked.interval == pytest.approx(0.4)  # the ring waits for the end of the interval, no longer
+    now[0] += 0.1
+    assert ringer.webhook_arrived() == "already booked"
+    booked.join(timeout=30)
+    assert len(rings) == 2  # the first webhook's ring, and one for the two that came within its interval
+
+    now[0] += 0.1  # within the interval the booked ring started
+    assert ringer.webhook_arrived() == "booked"
+    ringer._booked.join(timeout=30)
+    now[0] += 1
+    assert ringer.webhook_arrived() == "rung"
+    assert len(rings) == 4

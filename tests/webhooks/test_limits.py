@@ -353,11 +353,13 @@ def test_the_security_log_is_purged_after_its_retention(client, settings):
 
 
 @pytest.mark.redis
-def test_the_block_and_the_rate_are_read_in_one_round_trip(monkeypatch):
+def test_a_process_exchanges_its_tally_with_redis_about_once_a_second(monkeypatch, settings):
     import redis
+    from django.core.cache import caches
 
-    from webhooks.security import address_block_start, address_screen
+    from webhooks.security import SCREEN_SYNC_SECONDS, _rate_key, _Screens
 
+    settings.WEBHOOK_THROTTLE_RATE = "6000/min"
     sent = []
     original = redis.connection.AbstractConnection.send_packed_command
 
@@ -366,9 +368,37 @@ def test_the_block_and_the_rate_are_read_in_one_round_trip(monkeypatch):
         return original(self, command, *args, **kwargs)
 
     monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
-    screens = [address_screen(address="198.51.100.7", scope="aftership") for _ in range(3)]
+    now = [1000.0]
+    wall = 1_800_000_000.0  # a fixed minute: no new window starts during the test
+    here = _Screens(clock=lambda: now[0], wall=lambda: wall)
+    elsewhere = _Screens(clock=lambda: now[0], wall=lambda: wall)
+    address = "198.51.100.7"
 
-    assert len(sent) == 3  # one round trip a request: the block flag, and the count with its expiry
+    counts = [here.screen(address=address, scope="aftership").count for _ in range(3)]
+    assert counts == [1, 2, 3]
+    assert len(sent) == 1  # the first request asked the cache (block flag and count, one round trip)
+    assert [elsewhere.screen(address=address, scope="aftership").count for _ in range(2)] == [2, 3]
+    assert len(sent) == 2  # the other process knows only its own count and the one total it read
+
+    now[0] += SCREEN_SYNC_SECONDS
+    assert here.screen(address=address, scope="aftership").count == 5  # told its 2 + 1, read the total
+    assert len(sent) == 3
+    window = int(wall // 60)
+    counter = caches["default"].make_and_validate_key(_rate_key("aftership", address, window))
+    assert int(caches["default"]._cache.get_client(counter).get(counter)) == 5
+
+    caches["default"].set(f"shiptrack:webhook-block:{address}", 1, timeout=60)  # blocked by another process
+    assert not here.screen(address=address, scope="aftership").blocked  # ... seen at the next exchange
+    now[0] += SCREEN_SYNC_SECONDS
+    assert here.screen(address=address, scope="aftership").blocked
+
+
+@pytest.mark.redis
+def test_a_small_rate_is_counted_exactly_and_a_block_started_here_applies_at_once(settings):
+    from webhooks.security import address_block_start, address_screen
+
+    settings.WEBHOOK_THROTTLE_RATE = "30/min"  # every request is told to the cache (30 // 50 < 1)
+    screens = [address_screen(address="198.51.100.8", scope="aftership") for _ in range(3)]
     assert [(s.blocked, s.count) for s in screens] == [(False, 1), (False, 2), (False, 3)]
-    address_block_start("198.51.100.7")
-    assert address_screen(address="198.51.100.7", scope="aftership").blocked
+    address_block_start("198.51.100.8")
+    assert address_screen(address="198.51.100.8", scope="aftership").blocked
