@@ -8,6 +8,7 @@ command). Nothing in here knows about Django; production code never imports this
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import random
 import socket
@@ -16,7 +17,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+
+@functools.cache
+def load_data(path: Path) -> Any:
+    """A data file next to a simulator (`data/*.json`, or text), read once per process; do not change it."""
+    text = path.read_text(encoding="utf-8")
+    return json.loads(text) if path.suffix == ".json" else text
 
 
 class Headers:

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..base import load_data
 from .errors import UserError, ValidationError
 from .orm import (
     EVERYONE,
@@ -746,7 +747,7 @@ class StockPicking(MailThreadSms):
 
     @classmethod
     def _build_fields(cls) -> dict[str, Field]:
-        specs = json.loads((_DATA / "stock_picking_fields.json").read_text(encoding="utf-8"))
+        specs = load_data(_DATA / "stock_picking_fields.json")
         fields: dict[str, Field] = {}
         for spec in specs:
             name = spec["name"]
