@@ -11,127 +11,26 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from ..base import load_data
 from .trackings import Place
 
 EU = frozenset({"DEU", "FRA", "NLD", "BEL", "AUT", "ITA", "ESP", "LUX", "POL", "DNK", "IRL", "PRT", "SWE"})
 
-# (city, state, postal code, latitude, longitude) per country; the first is the carrier's usual
-# export hub, the rest are sorting centres and delivery depots.
-_PLACES: dict[str, tuple[str, list[tuple[str, str | None, str | None, float, float]]]] = {
-    "DEU": (
-        "Europe/Berlin",
-        [
-            ("Leipzig", "Sachsen", "04435", 51.4233, 12.2362),
-            ("Hamburg", "Hamburg", "20095", 53.5511, 9.9937),
-            ("Köln", "Nordrhein-Westfalen", "50667", 50.9375, 6.9603),
-            ("Frankfurt am Main", "Hessen", "60311", 50.1109, 8.6821),
-            ("Berlin", "Berlin", "10115", 52.5200, 13.4050),
-            ("München", "Bayern", "80331", 48.1351, 11.5820),
-        ],
-    ),
-    "FRA": (
-        "Europe/Paris",
-        [
-            ("Roissy-en-France", "Île-de-France", "95700", 49.0097, 2.5479),
-            ("Chilly-Mazarin", "Île-de-France", "91380", 48.7060, 2.3160),
-            ("Lyon", "Auvergne-Rhône-Alpes", "69002", 45.7640, 4.8357),
-            ("Marseille", "Provence-Alpes-Côte d'Azur", "13001", 43.2965, 5.3698),
-            ("Bordeaux", "Nouvelle-Aquitaine", "33000", 44.8378, -0.5792),
-        ],
-    ),
-    "USA": (
-        "America/New_York",
-        [
-            ("Louisville", "KY", "40209", 38.1744, -85.7360),
-            ("Memphis", "TN", "38118", 35.0421, -89.9792),
-            ("Chicago", "IL", "60666", 41.9742, -87.9073),
-            ("New York", "NY", "10001", 40.7506, -73.9972),
-            ("Los Angeles", "CA", "90045", 33.9416, -118.4085),
-        ],
-    ),
-    "GBR": (
-        "Europe/London",
-        [
-            ("London Heathrow", "England", "TW6 2GA", 51.4700, -0.4543),
-            ("Coventry", "England", "CV3 4PQ", 52.4068, -1.5197),
-            ("Birmingham", "England", "B1 1BB", 52.4862, -1.8904),
-            ("Manchester", "England", "M1 1AE", 53.4808, -2.2426),
-        ],
-    ),
-    "NLD": (
-        "Europe/Amsterdam",
-        [
-            ("Amsterdam", "Noord-Holland", "1043 AA", 52.3676, 4.9041),
-            ("Nieuwegein", "Utrecht", "3439 LM", 52.0290, 5.0890),
-            ("Rotterdam", "Zuid-Holland", "3011 AA", 51.9244, 4.4777),
-            ("Utrecht", "Utrecht", "3511 AA", 52.0907, 5.1214),
-        ],
-    ),
-    "BEL": (
-        "Europe/Brussels",
-        [
-            ("Brussels", "Brussels", "1000", 50.8503, 4.3517),
-            ("Antwerpen", "Antwerpen", "2000", 51.2194, 4.4025),
-            ("Gent", "Oost-Vlaanderen", "9000", 51.0543, 3.7174),
-        ],
-    ),
-    "CAN": (
-        "America/Toronto",
-        [
-            ("Mississauga", "ON", "L5P 1B2", 43.6777, -79.6248),
-            ("Toronto", "ON", "M5V 2T6", 43.6532, -79.3832),
-            ("Montréal", "QC", "H3B 4W8", 45.5017, -73.5673),
-        ],
-    ),
-    "AUS": (
-        "Australia/Sydney",
-        [
-            ("Sydney", "NSW", "2020", -33.9399, 151.1753),
-            ("Melbourne", "VIC", "3000", -37.8136, 144.9631),
-            ("Brisbane", "QLD", "4000", -27.4698, 153.0251),
-        ],
-    ),
-    "JPN": (
-        "Asia/Tokyo",
-        [
-            ("Tokyo", "Tokyo", "100-0001", 35.6762, 139.6503),
-            ("Osaka", "Osaka", "530-0001", 34.6937, 135.5023),
-        ],
-    ),
-    "CHN": (
-        "Asia/Shanghai",
-        [
-            ("Shenzhen", "Guangdong", "518000", 22.5431, 114.0579),
-            ("Shanghai", "Shanghai", "200000", 31.2304, 121.4737),
-        ],
-    ),
-    "HKG": ("Asia/Hong_Kong", [("Hong Kong", None, None, 22.3080, 113.9185)]),
-    "ITA": (
-        "Europe/Rome",
-        [("Milano", "Lombardia", "20121", 45.4642, 9.1900), ("Roma", "Lazio", "00118", 41.9028, 12.4964)],
-    ),
-    "ESP": (
-        "Europe/Madrid",
-        [
-            ("Madrid", "Madrid", "28001", 40.4168, -3.7038),
-            ("Barcelona", "Cataluña", "08001", 41.3874, 2.1686),
-        ],
-    ),
-    "AUT": (
-        "Europe/Vienna",
-        [("Wien", "Wien", "1010", 48.2082, 16.3738), ("Linz", "Oberösterreich", "4020", 48.3069, 14.2858)],
-    ),
-}
+# data/places.json: per country (ISO alpha-3) its time zone and places as (city, state, postal code,
+# latitude, longitude); the first is the carrier's usual export hub, the rest are sorting centres and
+# delivery depots.
+_PLACES = Path(__file__).with_name("data") / "places.json"
 
 
 def places_in(country: str) -> list[Place]:
-    tz, rows = _PLACES.get(country, ("UTC", []))
-    if not rows:
+    known = load_data(_PLACES).get(country)
+    if known is None:
         return [Place(city=None, country=country)]
     return [
-        Place(city=c, state=s, postal_code=p, latitude=la, longitude=lo, country=country, tz=tz)
-        for c, s, p, la, lo in rows
+        Place(city=c, state=s, postal_code=p, latitude=la, longitude=lo, country=country, tz=known["tz"])
+        for c, s, p, la, lo in known["places"]
     ]
 
 

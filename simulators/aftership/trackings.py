@@ -12,117 +12,25 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pycountry
 
+from ..base import load_data
 from .couriers import Courier
 
 API_VERSION = "2026-07"
 
+_MODEL = load_data(Path(__file__).with_name("data") / "tracking_model.json")
+
 # Keys of the Tracking model at 2026-07, in the model's order. The 2026-07 changelog adds
 # `shipment_dimensions`, `multi_piece_info`, `proof_of_delivery`, `shipment_direction` and the
 # forward/return links to what 2026-01 had.
-TRACKING_FIELDS: tuple[str, ...] = (
-    "id",
-    "legacy_id",
-    "created_at",
-    "updated_at",
-    "tracking_number",
-    "slug",
-    "active",
-    "custom_fields",
-    "transit_time",
-    "origin_country_region",
-    "origin_state",
-    "origin_city",
-    "origin_postal_code",
-    "origin_raw_location",
-    "destination_country_region",
-    "destination_state",
-    "destination_city",
-    "destination_postal_code",
-    "destination_raw_location",
-    "courier_destination_country_region",
-    "courier_estimated_delivery_date",
-    "note",
-    "order_id",
-    "order_id_path",
-    "order_date",
-    "order_number",
-    "shipment_package_count",
-    "shipment_pickup_date",
-    "shipment_delivery_date",
-    "shipment_type",
-    "shipment_weight",
-    "signed_by",
-    "source",
-    "tag",
-    "subtag",
-    "subtag_message",
-    "title",
-    "tracked_count",
-    "language",
-    "checkpoints",
-    "return_to_sender",
-    "order_promised_delivery_date",
-    "delivery_type",
-    "pickup_location",
-    "pickup_note",
-    "courier_tracking_link",
-    "first_attempted_at",
-    "courier_redirect_link",
-    "tracking_account_number",
-    "tracking_key",
-    "tracking_ship_date",
-    "on_time_status",
-    "on_time_difference",
-    "order_tags",
-    "aftership_estimated_delivery_date",
-    "custom_estimated_delivery_date",
-    "first_estimated_delivery",
-    "latest_estimated_delivery",
-    "shipment_tags",
-    "courier_connection_id",
-    "location_id",
-    "shipping_method",
-    "failed_delivery_attempts",
-    "signature_requirement",
-    "delivery_location_type",
-    "aftership_tracking_url",
-    "aftership_tracking_order_url",
-    "first_mile",
-    "last_mile",
-    "customers",
-    "proof_of_delivery",
-    "shipment_direction",
-    "return_shipment",
-    "forward_shipment",
-    "shipment_dimensions",
-    "multi_piece_info",
-)
+TRACKING_FIELDS: tuple[str, ...] = tuple(_MODEL["tracking_fields"])
 
 # Checkpoint keys at 2026-07: `zip` became `postal_code` in 2026-01, `hash` arrived in 2026-07.
-CHECKPOINT_FIELDS: tuple[str, ...] = (
-    "created_at",
-    "slug",
-    "checkpoint_time",
-    "location",
-    "city",
-    "state",
-    "postal_code",
-    "coordinate",
-    "country_region",
-    "country_region_name",
-    "message",
-    "tag",
-    "subtag",
-    "subtag_message",
-    "raw_tag",
-    "events",
-    "source",
-    "hash",
-)
+CHECKPOINT_FIELDS: tuple[str, ...] = tuple(_MODEL["checkpoint_fields"])
 
 CUSTOMER_FIELDS = ("role", "name", "phone_number", "email", "language", "id")
 
@@ -140,64 +48,11 @@ TAGS: tuple[str, ...] = (
 
 # Documented sub-statuses whose normalised message is known. AfterShip adds sub-statuses without a
 # version bump, so consumers must accept others; `advance()` accepts any `<Tag>_NNN`.
-SUBTAG_MESSAGES: dict[str, str] = {
-    "Pending_001": "Pending",
-    "InfoReceived_001": "Info Received",
-    "InTransit_001": "In Transit",
-    "InTransit_002": "Acceptance scan",
-    "InTransit_003": "Arrival scan",
-    "InTransit_004": "Arrived at the destination country",
-    "InTransit_005": "Customs clearance completed",
-    "InTransit_006": "Customs clearance started",
-    "InTransit_007": "Departure Scan",
-    "InTransit_008": "Problem resolved",
-    "InTransit_009": "Forwarded to a different delivery address",
-    "OutForDelivery_001": "Out for Delivery",
-    "OutForDelivery_003": "Customer contacted",
-    "OutForDelivery_004": "Delivery appointment scheduled",
-    "AvailableForPickup_001": "Available for Pickup",
-    "AttemptFail_001": "Failed Attempt",
-    "AttemptFail_002": "Addressee not available",
-    "AttemptFail_003": "Business Closed",
-    "Delivered_001": "Delivered",
-    "Delivered_002": "Picked up by the customer",
-    "Delivered_003": "Sign by customer",
-    "Delivered_004": "Delivered and received cash on delivery",
-    "Delivered_005": "Delivered to neighbor",
-    "Exception_001": "Exception",
-    "Exception_002": "Customer moved",
-    "Exception_003": "Customer refused delivery",
-    "Exception_004": "Delayed (Customs clearance)",
-    "Exception_005": "Delayed (External factors)",
-    "Exception_006": "Held for payment",
-    "Exception_007": "Incorrect Address",
-    "Exception_008": "Pick up missed",
-    "Exception_009": "Rejected by carrier",
-    "Exception_010": "Returning to sender",
-    "Exception_011": "Returned to sender",
-    "Exception_012": "Shipment damage",
-    "Exception_013": "Shipment lost",
-    "Exception_016": "Delayed (Processing issue)",
-    "Exception_017": "Delayed (Extreme weather)",
-    "Expired_001": "Expired",
-}
+SUBTAG_MESSAGES: dict[str, str] = _MODEL["subtag_messages"]
 
 DELIVERY_TYPES = ("pickup_at_store", "door_to_door", "pickup_at_courier")
 SHIPMENT_DIRECTIONS = ("forward", "return")
-SLUG_GROUPS = (
-    "amazon-group",
-    "fedex-group",
-    "toll-group",
-    "taqbin-group",
-    "tnt-group",
-    "cj-group",
-    "hermes-group",
-    "dpd-group",
-    "gls-group",
-    "dhl-group",
-    "fastway-group",
-    "asendia-group",
-)
+SLUG_GROUPS: tuple[str, ...] = tuple(_MODEL["slug_groups"])
 MARK_COMPLETED_REASONS = {
     "DELIVERED": ("Delivered", "Delivered_001"),
     "LOST": ("Exception", "Exception_013"),
