@@ -1,4 +1,4 @@
-"""The HTTP plumbing shared by the simulators: a real threaded server, requests and fault switches.
+"""The HTTP plumbing shared by the simulators: a real threaded server, requests, fault switches, data files.
 
 A simulator subclasses `SimulatorServer` and implements `handle(request) -> Response`. The server runs
 on a background thread (tests, the demo) or in the foreground (`serve_forever`, the management
@@ -39,9 +39,6 @@ class Headers:
     def get(self, name: str, default: str | None = None) -> str | None:
         return self._map.get(name.lower(), default)
 
-    def __contains__(self, name: str) -> bool:
-        return name.lower() in self._map
-
     def items(self) -> list[tuple[str, str]]:
         return list(self._pairs)
 
@@ -58,9 +55,6 @@ class Request:
     def query_value(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
         return values[-1] if values else default
-
-    def json(self):
-        return json.loads(self.body.decode("utf-8"))
 
 
 @dataclass

@@ -33,8 +33,6 @@ WRITE_TRIGGERS = frozenset(
         "on_state_set",
         "on_tag_set",
         "on_user_set",
-        "on_archive",
-        "on_unarchive",
     }
 )
 CREATE_TRIGGERS = frozenset(
@@ -101,10 +99,6 @@ def _trigger_domain(records: BaseModel, rule: dict[str, Any]) -> list:
         if row:
             fname = records.env["ir.model.fields"].sudo()._get(row["field_id"], "name")
             return [(fname, "=", row["value"])]
-    if trigger == "on_archive":
-        return [("active", "=", False)]
-    if trigger == "on_unarchive":
-        return [("active", "=", True)]
     return []
 
 
@@ -182,10 +176,6 @@ def run_server_action(record: BaseModel, action_id: int, automation_id: int | No
     state = row.get("state")
     if state == "webhook":
         send_webhook(record, action_id, row, automation_id)
-    elif state == "object_write":
-        values = row.get("simulator_values") or {}
-        if values:
-            record._write(values)
     else:
         _logger.warning("Server action %s (state %r) is not supported by the simulator; skipped", action_id, state)
 

@@ -9,7 +9,6 @@ the one a real 18.0 server returns, loaded from data/stock_picking_fields.json).
 from __future__ import annotations
 
 import html
-import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -137,8 +136,6 @@ class ResGroups(BaseModel):
 class MailThread(BaseModel):
     """mail.thread: chatter, activities, and write() reading tracked values first (hence MissingError)."""
 
-    _mail_thread = True
-
     def write(self, vals):
         if not self:
             return True
@@ -231,20 +228,6 @@ class MailThread(BaseModel):
             created.extend(self.env["mail.activity"].create(values).ids)
         return self.env["mail.activity"]._browse(created)
 
-    def _unlink(self) -> None:
-        messages = self.env["mail.message"].sudo()
-        activities = self.env["mail.activity"].sudo()
-        for rid in self._ids:
-            for mid in messages._all_ids():
-                row = messages._row(mid)
-                if row and row.get("model") == self._name and row.get("res_id") == rid:
-                    messages._browse([mid])._unlink()
-            for aid in activities._all_ids():
-                row = activities._row(aid)
-                if row and row.get("res_model") == self._name and row.get("res_id") == rid:
-                    activities._browse([aid])._unlink()
-        super()._unlink()
-
 
 class MailThreadSms(MailThread):
     """The sms module's override of message_post, whose keyword forwarding shapes Odoo's TypeError text."""
@@ -288,18 +271,6 @@ class ResPartner(MailThreadSms):
         return name or ""
 
     @staticmethod
-    def _commercial_partner(record: BaseModel) -> int:
-        rid = record.id
-        seen = set()
-        while rid and rid not in seen:
-            seen.add(rid)
-            parent = record._get(rid, "parent_id")
-            if record._get(rid, "is_company") or not parent:
-                return rid
-            rid = parent
-        return record.id  # type: ignore[return-value]
-
-    @staticmethod
     def _is_blacklisted(record: BaseModel) -> bool:
         row = record._row(record.id) or {}
         return bool(row.get("is_blacklisted"))
@@ -331,14 +302,6 @@ class ResPartner(MailThreadSms):
         F("is_company", "boolean", "Is a Company", default=False),
         F("company_name", "char", "Company Name"),
         F("company_id", "many2one", "Company", "res.company"),
-        F(
-            "commercial_partner_id",
-            "many2one",
-            "Commercial Entity",
-            "res.partner",
-            compute=_commercial_partner,
-            readonly=True,
-        ),
         F(
             "is_blacklisted",
             "boolean",
@@ -468,10 +431,6 @@ class StockPickingType(BaseModel):
         F("default_location_dest_id", "many2one", "Destination Location", "stock.location"),
     )
 
-    def _compute_display_name(self, rid: int, row: dict[str, Any]) -> str:
-        warehouse = row.get("warehouse_name")
-        return f"{warehouse}: {row.get('name')}" if warehouse else str(row.get("name"))
-
 
 class StockLocation(BaseModel):
     _name = "stock.location"
@@ -588,15 +547,6 @@ class MailActivity(BaseModel):
     _order = "date_deadline ASC, id ASC"
     _rec_name = "summary"
 
-    @staticmethod
-    def _state(record: BaseModel) -> str | None:
-        deadline = record._row(record.id).get("date_deadline") if record._row(record.id) else None  # type: ignore[union-attr]
-        if not deadline:
-            return None
-        today = record.env.sim.clock().date()
-        delta = (deadline - today).days
-        return "overdue" if delta < 0 else "today" if delta == 0 else "planned"
-
     _specs = (
         F("res_model_id", "many2one", "Document Model", "ir.model", required=True),
         F("res_model", "char", "Related Document Model"),
@@ -608,15 +558,6 @@ class MailActivity(BaseModel):
         F("date_deadline", "date", "Due Date", required=True, default=lambda model: model.env.sim.clock().date()),
         F("automated", "boolean", "Automated activity", default=False),
         F("user_id", "many2one", "Assigned to", "res.users", default=lambda model: model.env.uid),
-        F(
-            "state",
-            "selection",
-            "State",
-            store=False,
-            compute=_state,
-            readonly=True,
-            selection=[["overdue", "Overdue"], ["today", "Today"], ["planned", "Planned"]],
-        ),
     )
 
     def _prepare_create(self, vals: dict[str, Any]) -> dict[str, Any]:
@@ -633,13 +574,6 @@ class MailActivity(BaseModel):
                 if document._exists(vals["res_id"]):
                     vals.setdefault("res_name", document._display_name(vals["res_id"]))
         return vals
-
-    def _compute_display_name(self, rid: int, row: dict[str, Any]) -> str:
-        if row.get("summary"):
-            return str(row["summary"])
-        if row.get("activity_type_id"):
-            return str(self.env["mail.activity.type"]._display_name(row["activity_type_id"]))
-        return f"{self._name},{rid}"
 
 
 # -- sales ------------------------------------------------------------------------------------------
@@ -700,35 +634,8 @@ def _tracking_url(record: BaseModel) -> str | None:
     return template.replace("<shipmenttrackingnumber>", ref) if template else None
 
 
-def _first_activity(record: BaseModel) -> int | None:
-    activities = record.env["mail.activity"].sudo()
-    ids = record._get(record.id, "activity_ids")
-    ordered = sorted(ids, key=lambda aid: (activities._get(aid, "date_deadline"), aid))
-    return ordered[0] if ordered else None
-
-
-def _activity_value(fname: str):
-    def compute(record: BaseModel) -> Any:
-        first = _first_activity(record)
-        return record.env["mail.activity"].sudo()._get(first, fname) if first else None
-
-    return compute
-
-
-_PICKING_COMPUTES = {
-    "carrier_tracking_url": _tracking_url,
-    "weight_uom_name": lambda record: "kg",
-    "has_message": lambda record: bool(record._get(record.id, "message_ids")),
-    "activity_state": _activity_value("state"),
-    "activity_type_id": _activity_value("activity_type_id"),
-    "activity_user_id": _activity_value("user_id"),
-    "activity_date_deadline": _activity_value("date_deadline"),
-    "activity_summary": _activity_value("summary"),
-    "shipping_weight": lambda record: record._get(record.id, "weight"),
-    "is_return_picking": lambda record: bool(record._get(record.id, "return_id")),
-    "warehouse_address_id": lambda record: 1,
-    "website_message_ids": lambda record: record._get(record.id, "message_ids"),
-}
+# The one computed field of the recorded list the portal reads; the others read as empty.
+_PICKING_COMPUTES = {"carrier_tracking_url": _tracking_url}
 
 
 class StockPicking(MailThreadSms):
@@ -949,9 +856,6 @@ class IrModelFields(BaseModel):
             vals["model_id"] = self.env["ir.model"].sudo()._id_for(vals["model"])
         return vals
 
-    def _compute_display_name(self, rid: int, row: dict[str, Any]) -> str:
-        return f"{row.get('field_description')} ({row.get('model')})"
-
     def _unlink(self) -> None:
         """A manual field leaves its model, column and data with it (transcript 80; base field removal,
         which Odoo refuses, is not simulated)."""
@@ -986,9 +890,6 @@ class IrModelData(BaseModel):
         F("res_id", "many2one_reference", "Record ID"),
         F("noupdate", "boolean", "Non Updatable", default=False),
     )
-
-    def _compute_display_name(self, rid: int, row: dict[str, Any]) -> str:
-        return f"{row.get('module')}.{row.get('name')}"
 
 
 class IrUiView(BaseModel):
@@ -1088,17 +989,6 @@ class IrActionsServer(BaseModel):
     _order = "sequence,name"
     _acl = _all(SETTINGS)
 
-    @staticmethod
-    def _sample_payload(record: BaseModel) -> str | None:
-        row = record._row(record.id) or {}
-        if row.get("state") != "webhook":
-            return None
-        fields_model = record.env["ir.model.fields"].sudo()
-        sample = {"_action": f"{row.get('name')}(#{record.id})", "_id": 1, "_model": row.get("model_name"), "id": 1}
-        for fid in row.get("webhook_field_ids") or ():
-            sample[fields_model._get(fid, "name")] = f"<{fields_model._get(fid, 'ttype')}>"
-        return json.dumps(sample, sort_keys=True, indent=4)
-
     _specs = (
         F("name", "char", "Action Name", required=True, translate=True),
         F("type", "char", "Action Type", default="ir.actions.server"),
@@ -1138,7 +1028,7 @@ class IrActionsServer(BaseModel):
         F("code", "text", "Python Code"),
         F("webhook_url", "char", "Webhook URL"),
         F("webhook_field_ids", "many2many", "Webhook Fields", "ir.model.fields"),
-        F("webhook_sample_payload", "text", "Sample Payload", store=False, compute=_sample_payload, readonly=True),
+        F("webhook_sample_payload", "text", "Sample Payload", store=False, readonly=True),
         F("base_automation_id", "many2one", "Automation Rule", "base.automation"),
     )
 
@@ -1148,16 +1038,6 @@ class IrActionsServer(BaseModel):
         if vals.get("base_automation_id"):
             vals.setdefault("usage", "base_automation")
         return vals
-
-    def run(self):
-        from .automation import run_server_action
-
-        for record_id in self.env.context.get("active_ids") or [self.env.context.get("active_id")]:
-            for action_id in self._ids:
-                model = self.env.get(self._get(action_id, "model_name"))
-                if model is not None and record_id:
-                    run_server_action(model.sudo()._browse([record_id]), action_id)
-        return False
 
 
 class BaseAutomation(BaseModel):

@@ -283,10 +283,6 @@ class Environment:
     def user_groups(self) -> set[str]:
         return self.sim.user_groups(self.uid)
 
-    @property
-    def user(self) -> BaseModel:
-        return self["res.users"]._browse([self.uid])
-
     def ref(self, xmlid: str, raise_if_not_found: bool = True) -> BaseModel | None:
         module, _, name = xmlid.partition(".")
         data = self["ir.model.data"].sudo()
@@ -550,55 +546,21 @@ class BaseModel:
             return value
         return value
 
-    def _apply_m2m(self, fld: Field, current: tuple[int, ...], commands: Any) -> tuple[int, ...]:
-        ids = list(current)
-        if not commands:
-            return ()
-        if all(isinstance(c, int) and not isinstance(c, bool) for c in commands):
-            return tuple(commands)
-        comodel = self.env[fld.relation]  # type: ignore[index]
-        for command in commands:
-            code = command[0]
-            if code == 0:
-                ids.append(comodel.create(command[2]).id)
-            elif code == 1:
-                comodel._browse([command[1]]).write(command[2])
-            elif code in (2, 3):
-                if command[1] in ids:
-                    ids.remove(command[1])
-                if code == 2:
-                    comodel._browse([command[1]]).unlink()
-            elif code == 4:
-                if command[1] not in ids:
-                    ids.append(command[1])
-            elif code == 5:
-                ids = []
-            elif code == 6:
-                ids = list(command[2])
+    # Of the x2many commands, clients send only (6, 0, ids) to a many2many and (0, 0, values) to a
+    # one2many; others fail loudly rather than do something Odoo would not.
+    def _apply_m2m(self, fld: Field, commands: Any) -> tuple[int, ...]:
+        ids: list[int] = []
+        for command in commands or ():
+            if command[0] != 6:
+                raise ValueError(f"{self._name}.{fld.name}: command {command!r} is not simulated")
+            ids = list(command[2])
         return tuple(ids)
 
     def _apply_o2m(self, rid: int, fld: Field, commands: Any) -> None:
-        comodel = self.env[fld.relation]  # type: ignore[index]
-        inverse = fld.relation_field
         for command in commands or ():
-            code = command[0]
-            if code == 0:
-                comodel.create({**command[2], inverse: rid})
-            elif code == 1:
-                comodel._browse([command[1]]).write(command[2])
-            elif code == 2:
-                comodel._browse([command[1]]).unlink()
-            elif code == 3:
-                comodel._browse([command[1]]).write({inverse: False})
-            elif code == 4:
-                comodel._browse([command[1]]).write({inverse: rid})
-            elif code in (5, 6):
-                keep = set(command[2]) if code == 6 else set()
-                for cid in self._one2many_ids(rid, fld):
-                    if cid not in keep:
-                        comodel._browse([cid]).write({inverse: False})
-                for cid in keep:
-                    comodel._browse([cid]).write({inverse: rid})
+            if command[0] != 0:
+                raise ValueError(f"{self._name}.{fld.name}: command {command!r} is not simulated")
+            self.env[fld.relation].create({**command[2], fld.relation_field: rid})  # type: ignore[index]
 
     def _validate_field_names(self, fields: Any) -> list[str]:
         if not fields:
@@ -718,19 +680,6 @@ class BaseModel:
         return result
 
     @api_model
-    def name_search(self, name="", domain=None, operator="ilike", limit=100):
-        domain = list(domain or [])
-        if name:
-            domain = [("display_name", operator, name), *domain]
-        ids = self._search(domain, limit=limit)
-        return [[rid, self._display_name(rid)] for rid in ids]
-
-    @api_model
-    def default_get(self, fields_list):
-        defaults = self._default_values({}, fields_list)
-        return {name: value for name, value in defaults.items() if name in fields_list}
-
-    @api_model
     def check_access_rights(self, operation, raise_exception=True):
         try:
             self._check_access(operation)
@@ -787,10 +736,10 @@ class BaseModel:
         return True
 
     # -- write machinery ------------------------------------------------------------------------------
-    def _default_values(self, vals: Mapping[str, Any], names: Any = None) -> dict[str, Any]:
+    def _default_values(self, vals: Mapping[str, Any]) -> dict[str, Any]:
         defaults: dict[str, Any] = {}
         for name, fld in self._fields.items():
-            if name in vals or (names is not None and name not in names):
+            if name in vals:
                 continue
             key = f"default_{name}"
             if key in self.env.context:
@@ -814,7 +763,7 @@ class BaseModel:
             if fld.type == "one2many":
                 one2many.append((fld, value))
             elif fld.type == "many2many":
-                row[name] = self._apply_m2m(fld, (), value)
+                row[name] = self._apply_m2m(fld, value)
             elif fld.store and not fld.related and fld.compute is None:
                 row[name] = self._convert_to_write(fld, value)
         for name, fld in self._fields.items():
@@ -859,7 +808,7 @@ class BaseModel:
         for rid in self._ids:
             row_vals = dict(stored)
             for name, commands in many2many.items():
-                row_vals[name] = self._apply_m2m(self._fields[name], self._get(rid, name), commands)
+                row_vals[name] = self._apply_m2m(self._fields[name], commands)
             if self._log_access:
                 row_vals.setdefault("write_date", self.env.now)
                 row_vals.setdefault("write_uid", self.env.uid)

@@ -266,28 +266,14 @@ class OdooSimulator(SimulatorServer):
         }
 
     # -- users and credentials ------------------------------------------------------------------------
-    def add_user(
-        self,
-        login: str,
-        name: str,
-        *,
-        password: str | None = None,
-        groups: Sequence[str] = ("base.group_user",),
-        uid: int | None = None,
-        email: str | None = None,
-    ) -> int:
-        """Create an internal user (and its partner); returns the uid."""
+    def add_user(self, login: str, name: str, *, groups: Sequence[str] = ("base.group_user",)) -> int:
+        """Create an internal user (and its partner), without a password; returns the uid."""
         with self.transaction() as env:
-            partner = env["res.partner"].create({"name": name, "email": email or False}).id
-            values = {"name": name, "login": login, "partner_id": partner}
-            if uid is not None:
-                seeding.insert(env, "res.users", uid, **values)
-                new_uid = uid
-            else:
-                new_uid = env["res.users"].create(values).id  # type: ignore[assignment]
+            partner = env["res.partner"].create({"name": name}).id
+            uid = env["res.users"].create({"name": name, "login": login, "partner_id": partner}).id
         with self.lock:
-            self._auth[new_uid] = UserAuth(password=password, groups=set(groups))  # type: ignore[index]
-        return new_uid  # type: ignore[return-value]
+            self._auth[uid] = UserAuth(groups=set(groups))  # type: ignore[index]
+        return uid  # type: ignore[return-value]
 
     def set_password(self, uid: int, password: str | None) -> None:
         with self.lock:
@@ -311,10 +297,6 @@ class OdooSimulator(SimulatorServer):
         with self.lock:
             self._api_keys.pop(key, None)
             self._checked = {(uid, secret) for uid, secret in self._checked if secret != key}
-
-    def api_keys(self, uid: int) -> list[str]:
-        with self.lock:
-            return [key for key, data in self._api_keys.items() if data.uid == uid]
 
     def set_user_active(self, uid: int, active: bool) -> None:
         self.write("res.users", [uid], {"active": active})
@@ -576,8 +558,6 @@ class OdooSimulator(SimulatorServer):
             )
         if path == "/jsonrpc":
             return self._serve_jsonrpc(request)
-        if path == "/web/webclient/version_info":
-            return self._serve_jsonrpc(request, version_only=True)
         match = re.fullmatch(r"/xmlrpc/(2/)?([^/]+)", path)
         if match:
             return self._serve_xmlrpc(request, match.group(2), legacy=match.group(1) is None)
@@ -619,7 +599,7 @@ class OdooSimulator(SimulatorServer):
         return (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
 
     # /jsonrpc
-    def _serve_jsonrpc(self, request: Request, *, version_only: bool = False) -> Response:
+    def _serve_jsonrpc(self, request: Request) -> Response:
         if self._mimetype(request) not in JSON_MIMETYPES:
             return self._html_error(
                 400,
@@ -645,10 +625,7 @@ class OdooSimulator(SimulatorServer):
         token = current_simulator.set(self)
         try:
             params = dict(data.get("params", {}))
-            if version_only:
-                result = self.version_info()
-            else:
-                result = RPC().jsonrpc(**filter_kwargs(params, ("service", "method", "args")))
+            result = RPC().jsonrpc(**filter_kwargs(params, ("service", "method", "args")))
         except Exception as exc:
             return self._jsonrpc_error(request_id, exc)
         finally:

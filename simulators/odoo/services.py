@@ -49,18 +49,7 @@ def exp_version():
     return _sim().version_info()
 
 
-def exp_about(extended=False):
-    info = "See http://openerp.com"
-    if extended:
-        return info, _sim().version_info()["server_version"]
-    return info
-
-
-def exp_set_loglevel(loglevel, logger=None):
-    return True
-
-
-_COMMON = {f.__name__: f for f in (exp_login, exp_authenticate, exp_version, exp_about, exp_set_loglevel)}
+_COMMON = {f.__name__: f for f in (exp_login, exp_authenticate, exp_version)}
 
 
 def common_dispatch(method, params):
@@ -76,15 +65,7 @@ def exp_list(document=False):
     return [_sim().db_name]
 
 
-def exp_server_version():
-    return _sim().version_info()["server_version"]
-
-
-def exp_db_exist(db_name):
-    return db_name == _sim().db_name
-
-
-_DB = {f.__name__: f for f in (exp_list, exp_server_version, exp_db_exist)}
+_DB = {f.__name__: f for f in (exp_list,)}
 
 
 def db_dispatch(method, params):
@@ -95,8 +76,6 @@ def db_dispatch(method, params):
 def object_dispatch(method, params):
     db, uid, passwd = params[0], int(params[1]), params[2]
     security_check(db, uid, passwd)
-    if method == "execute":
-        return execute(db, uid, *params[3:])
     if method == "execute_kw":
         return execute_kw(db, uid, *params[3:])
     raise NameError(f"Method not available {method}")
@@ -115,9 +94,9 @@ def execute(db, uid, obj, method, *args, **kw):
     return execute_cr(uid, obj, method, list(args), kw)
 
 
-def execute_cr(uid: int, obj: Any, method: Any, args: list, kw: dict, *, protocol: str = "rpc") -> Any:
+def execute_cr(uid: int, obj: Any, method: Any, args: list, kw: dict) -> Any:
     sim = _sim()
-    sim._log_rpc("object", obj, method, uid=uid, protocol=protocol)
+    sim._log_rpc("object", obj, method, uid=uid)
     with sim.transaction(uid=uid) as env:
         model = env.get(obj)
         if model is None:
