@@ -60,9 +60,6 @@ class Journey:
     def finished(self) -> bool:
         return self.position >= len(self.steps)
 
-    def remaining(self) -> list[Step | None]:
-        return self.steps[self.position :]
-
 
 _SIGNERS = ("DUPONT", "MÜLLER", "SMITH", "JANSEN", "ROSSI", "GARCIA", "TANAKA", "MARTIN")
 
@@ -204,10 +201,6 @@ class Carriers:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
 
     def _run(self) -> None:
         while not self._stop.wait(self.step_seconds):

@@ -28,7 +28,6 @@ from .movement import Carriers, Journey, Step, plan_journey
 from .trackings import API_VERSION, ApiError, Place
 from .webhooks import (
     EVENTS,
-    MAX_CUSTOM_HEADERS,
     MAX_URLS,
     USER_AGENT,
     WebhookEmitter,
@@ -40,6 +39,10 @@ from .webhooks import (
 BASE_PATH = f"/tracking/{API_VERSION}"
 DEFAULT_API_KEY = "asat_test_key"
 DEFAULT_WEBHOOK_SECRET = "whsec-current"
+TRACKING_PAGE_DOMAIN = "shiptrack.aftership.com"
+MAX_RETRACKS = 3
+# The chance that a parcel moves at each tick of the background carriers, so parcels drift apart.
+CARRIER_MOVE_SHARE = 0.75
 
 # Requests per second per endpoint (AfterShip's per-endpoint limits since 2024-07).
 DEFAULT_RATE_LIMITS: dict[str, int] = {
@@ -106,12 +109,11 @@ class AfterShipSimulator(SimulatorServer):
 
     - `api_keys` (list), `rate_limits` ({"POST /trackings": 20, ...}), `daily_quota`, `clock`
       (Unix-seconds callable behind timestamps and rate windows);
-    - `duplicate_status` (400, or 409), `create_status` (201), `reject_unknown_fields`,
-      `max_retracks`, `fail_after_commit_rate` (create, then answer 500), `faults` (base switches);
-    - `webhook_urls` (<= 10), `webhook_secret`, `webhook_timeout`, `webhook_custom_headers`,
-      `webhook_event_types` ({"tracking_update"}; add "edd_revise"), `time_scale` (multiplies the
-      retry delays), `carrier_move_share`;
-    - `couriers` (slug -> `Courier`), `seed_couriers()`, `set_courier_active()`.
+    - `duplicate_status` (400, or 409), `fail_after_commit_rate` (create, then answer 500), `faults`
+      (base switches);
+    - `webhook_urls` (<= 10), `webhook_secret`, `webhook_timeout`, `webhook_event_types`
+      ({"tracking_update"}; add "edd_revise"), `time_scale` (multiplies the retry delays);
+    - `couriers` (slug -> `Courier`, the catalogue of data/couriers.json).
     """
 
     name = "aftership"
@@ -124,13 +126,11 @@ class AfterShipSimulator(SimulatorServer):
         api_keys: Iterable[str] = (DEFAULT_API_KEY,),
         webhook_urls: Iterable[str] = (),
         webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
-        webhook_version: str = API_VERSION,
         webhook_timeout: float = 10.0,
         time_scale: float = 1.0,
         seed: int | None = None,
         daily_quota: int | None = None,
         duplicate_status: int = 400,
-        tracking_page_domain: str = "shiptrack.aftership.com",
     ):
         super().__init__(host, port, seed=seed)
         self.seed = seed
@@ -138,12 +138,10 @@ class AfterShipSimulator(SimulatorServer):
             "api_keys": list(api_keys),
             "webhook_urls": list(webhook_urls),
             "webhook_secret": webhook_secret,
-            "webhook_version": webhook_version,
             "webhook_timeout": webhook_timeout,
             "time_scale": time_scale,
             "daily_quota": daily_quota,
             "duplicate_status": duplicate_status,
-            "tracking_page_domain": tracking_page_domain,
         }
         self.stats = Stats()
         self._store: dict[str, _Stored] = {}
@@ -151,7 +149,7 @@ class AfterShipSimulator(SimulatorServer):
         self._windows: dict[tuple[str, str], tuple[int, int]] = {}
         self._quota: tuple[str, int] = ("", 0)
         self._webhooks = WebhookEmitter(time_scale=lambda: self.time_scale, timeout=webhook_timeout)
-        self._carriers = Carriers(tick=lambda: self.step_carriers(self.carrier_move_share))
+        self._carriers = Carriers(tick=lambda: self.step_carriers(CARRIER_MOVE_SHARE))
         self._movement_random = random.Random(seed)
         self._tick_lock = threading.Lock()
         self._configure()
@@ -162,23 +160,16 @@ class AfterShipSimulator(SimulatorServer):
         self.api_keys: list[str] = list(initial["api_keys"])
         self.webhook_urls = initial["webhook_urls"]
         self.webhook_secret: str = initial["webhook_secret"]
-        self.webhook_version = initial["webhook_version"]
         self.webhook_timeout = initial["webhook_timeout"]
-        self.webhook_custom_headers: dict[str, str] = {}
         # Events the account subscribes to; AfterShip lets the admin pick them per URL.
         self.webhook_event_types: set[str] = {"tracking_update"}
         self.time_scale: float = initial["time_scale"]
         self.daily_quota: int | None = initial["daily_quota"]
         self.duplicate_status: int = initial["duplicate_status"]
-        self.tracking_page_domain: str = initial["tracking_page_domain"]
-        self.create_status = 201
-        self.reject_unknown_fields = True
-        self.max_retracks = 3
         self.fail_after_commit_rate = 0.0
         self.rate_limits: dict[str, int] = dict(DEFAULT_RATE_LIMITS)
         self.clock: Callable[[], float] = time.time
-        self.carrier_move_share = 0.75
-        self.seed_couriers()
+        self.couriers: dict[str, Courier] = {c.slug: c for c in default_couriers()}
 
     # -- configuration --------------------------------------------------------------------------
     @property
@@ -198,17 +189,6 @@ class AfterShipSimulator(SimulatorServer):
         self._webhook_urls = urls
 
     @property
-    def webhook_version(self) -> str:
-        """The `as-webhook-version` of the account's URLs; the body shape follows it."""
-        return self._webhook_version
-
-    @webhook_version.setter
-    def webhook_version(self, version: str) -> None:
-        if version != API_VERSION:
-            raise ValueError(f"this simulator composes {API_VERSION} webhook bodies only, not {version!r}")
-        self._webhook_version = version
-
-    @property
     def webhook_timeout(self) -> float:
         return self._webhooks.timeout
 
@@ -216,18 +196,9 @@ class AfterShipSimulator(SimulatorServer):
     def webhook_timeout(self, seconds: float) -> None:
         self._webhooks.timeout = seconds
 
-    def seed_couriers(self, couriers: Iterable[Courier] | None = None) -> None:
-        """(Re)load the courier catalogue: the default one unless `couriers` is given."""
-        with self.lock:
-            self.couriers = {c.slug: c for c in (couriers if couriers is not None else default_couriers())}
-
     def now(self) -> datetime:
         """The simulator's time; tests move it by replacing `clock` (Unix seconds)."""
         return datetime.fromtimestamp(self.clock(), UTC)
-
-    def set_courier_active(self, slug: str, active: bool = True) -> None:
-        with self.lock:
-            self.couriers[slug].active = active
 
     # -- lifecycle ------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -289,17 +260,9 @@ class AfterShipSimulator(SimulatorServer):
         """Every delivery attempt so far (`WebhookDelivery`: event_id, url, attempt, status, error, at)."""
         return self._webhooks.delivery_history()
 
-    @property
-    def webhook_events(self) -> dict[str, WebhookEvent]:
-        """Every event composed so far by event_id, with the exact body bytes and headers sent."""
-        return self._webhooks.event_history()
-
     def wait_for_webhooks(self, timeout: float = 10.0) -> bool:
         """Block until no webhook attempt is queued or in flight (held events excluded)."""
         return self._webhooks.wait_idle(timeout)
-
-    def pending_webhooks(self) -> int:
-        return self._webhooks.pending()
 
     # -- steering -------------------------------------------------------------------------------
     def create_tracking(self, body: dict) -> dict:
@@ -314,7 +277,7 @@ class AfterShipSimulator(SimulatorServer):
         *,
         message: str | None = None,
         location: Place | dict | str | None = None,
-        checkpoint_time: str | datetime | None = None,
+        checkpoint_time: str | None = None,
         raw_tag: str | None = None,
         events: list[dict] | None = None,
         signed_by: str | None = None,
@@ -332,8 +295,6 @@ class AfterShipSimulator(SimulatorServer):
         with self.lock:
             stored = self._resolve(tracking)
             now = self.now()
-            if isinstance(checkpoint_time, datetime):
-                checkpoint_time = checkpoint_time.replace(microsecond=0, tzinfo=None).isoformat()
             when = checkpoint_time or _local_now(place, now)
             checkpoint = tr.make_checkpoint(
                 slug=stored.data["slug"],
@@ -391,14 +352,14 @@ class AfterShipSimulator(SimulatorServer):
         self._webhooks.pause()
 
     def release_webhooks(self, order: str = "fifo") -> None:
-        """Send the held events one after another: "fifo", "reverse" (out of order) or "shuffle"."""
-        self._webhooks.resume(order, rng=self.random.shuffle)
+        """Send the held events one after another: "fifo", or "reverse" (out of order)."""
+        self._webhooks.resume(order)
 
     def step_carriers(self, share: float = 1.0) -> int:
         """Move active trackings one tick along their journey now; returns the scans made.
 
         `share` is the chance that a given parcel moves this tick (the background carriers use
-        `carrier_move_share`, so parcels drift apart instead of moving in lockstep).
+        `CARRIER_MOVE_SHARE`, so parcels drift apart instead of moving in lockstep).
         """
         with self._tick_lock:
             with self.lock:
@@ -519,19 +480,7 @@ class AfterShipSimulator(SimulatorServer):
                     raise tr.value_invalid(name)
                 bounds[name] = parsed
         after_seq = _decode_cursor(query.get("cursor"))
-        filters = _ListFilters(
-            numbers=set(numbers),
-            slugs=set(_csv(query.get("slug"))),
-            tags=set(_csv(query.get("tag"))),
-            order_ids=set(_csv(query.get("order_id"))),
-            origins=set(_csv(query.get("origin"))),
-            destinations=set(_csv(query.get("destination"))),
-            courier_destinations=set(_csv(query.get("courier_destination_country_region"))),
-            shipment_tags=set(_csv(query.get("shipment_tags"))),
-            return_to_sender={v.lower() == "true" for v in _csv(query.get("return_to_sender"))},
-            keyword=(query.get("keyword") or "").strip().lower(),
-            bounds=bounds,
-        )
+        filters = _ListFilters(numbers=set(numbers), slugs=set(_csv(query.get("slug"))), bounds=bounds)
         with self.lock:
             # Newest first, like AfterShip; the cursor is the creation sequence already returned.
             matching = [s for s in sorted(self._store.values(), key=lambda s: -s.seq) if filters.accepts(s.data)]
@@ -554,7 +503,7 @@ class AfterShipSimulator(SimulatorServer):
             with self.lock:
                 self.stats.failed_after_commit += 1
             raise ApiError(500, 500, MSG_INTERNAL, "InternalError")
-        return self.create_status, copy.deepcopy(data)
+        return 201, copy.deepcopy(data)
 
     def _get_tracking(self, request: Request, tracking_id: str) -> tuple[int, dict]:
         with self.lock:
@@ -562,7 +511,7 @@ class AfterShipSimulator(SimulatorServer):
 
     def _put_tracking(self, request: Request, tracking_id: str) -> tuple[int, dict]:
         body = tr.parse_json_object(request.body)
-        fields = tr.check_fields(body, tr.UPDATE_FIELDS, reject_unknown=self.reject_unknown_fields)
+        fields = tr.check_fields(body, tr.UPDATE_FIELDS)
         with self.lock:
             stored = self._by_id(tracking_id)
             data = stored.data
@@ -596,7 +545,7 @@ class AfterShipSimulator(SimulatorServer):
             stored = self._by_id(tracking_id)
             if stored.data["active"]:
                 raise tr.bad_request(4013, "Retrack is not allowed. You can only retrack an inactive tracking.")
-            if stored.retracks >= self.max_retracks:
+            if stored.retracks >= MAX_RETRACKS:
                 raise tr.bad_request(4016, "Retrack is not allowed. You can only retrack each shipment once.")
             stored.retracks += 1
             stored.data["active"] = True
@@ -666,7 +615,7 @@ class AfterShipSimulator(SimulatorServer):
     def _create(self, body: dict) -> dict:
         """Validate a create body in AfterShip's order of checks and store the tracking."""
         number = tr.check_tracking_number(body.get("tracking_number"))
-        fields = tr.check_fields(body, tr.CREATE_FIELDS, reject_unknown=self.reject_unknown_fields)
+        fields = tr.check_fields(body, tr.CREATE_FIELDS)
         with self.lock:
             courier = self._pick_courier(number, fields.get("slug"))
             missing = tr.missing_required_fields(courier, fields)
@@ -684,7 +633,7 @@ class AfterShipSimulator(SimulatorServer):
                 courier=courier,
                 fields=fields,
                 now=now,
-                tracking_page_domain=self.tracking_page_domain,
+                tracking_page_domain=TRACKING_PAGE_DOMAIN,
             )
             self._seq += 1
             journey = plan_journey(
@@ -760,13 +709,10 @@ class AfterShipSimulator(SimulatorServer):
             "ts": int(self.clock()),
         }
         body = encode_body(payload)
-        if len(self.webhook_custom_headers) > MAX_CUSTOM_HEADERS:
-            raise ValueError(f"AfterShip allows at most {MAX_CUSTOM_HEADERS} custom webhook headers")
         headers = {
-            **self.webhook_custom_headers,
             "aftership-hmac-sha256": sign(body, self.webhook_secret),
             "content-type": "application/json",
-            "as-webhook-version": self.webhook_version,
+            "as-webhook-version": API_VERSION,
             "user-agent": USER_AGENT,
         }
         self._webhooks.submit(
@@ -811,43 +757,20 @@ def _rate_headers(limit: int, remaining: int, reset: int) -> dict[str, str]:
 # -- listing helpers -----------------------------------------------------------------------------
 @dataclass
 class _ListFilters:
+    """The filters of GET /trackings the portal uses: numbers, slugs and created/updated bounds."""
+
     numbers: set[str]
     slugs: set[str]
-    tags: set[str]
-    order_ids: set[str]
-    origins: set[str]
-    destinations: set[str]
-    courier_destinations: set[str]
-    shipment_tags: set[str]
-    return_to_sender: set[bool]
-    keyword: str
     bounds: dict[str, datetime]
 
     def accepts(self, data: dict) -> bool:
-        checks = (
-            (self.numbers, data["tracking_number"]),
-            (self.slugs, data["slug"]),
-            (self.tags, data["tag"]),
-            (self.order_ids, data["order_id"]),
-            (self.origins, data["origin_country_region"]),
-            (self.destinations, data["destination_country_region"]),
-            (self.courier_destinations, data["courier_destination_country_region"]),
-            (self.return_to_sender, data["return_to_sender"]),
-        )
-        if any(wanted and value not in wanted for wanted, value in checks):
-            return False
-        if self.shipment_tags and not self.shipment_tags & set(data["shipment_tags"] or ()):
+        if (self.numbers and data["tracking_number"] not in self.numbers) or (
+            self.slugs and data["slug"] not in self.slugs
+        ):
             return False
         for name, bound in self.bounds.items():
             stamp = tr.parse_iso(data["created_at" if name.startswith("created") else "updated_at"])
             if (name.endswith("_min") and stamp < bound) or (name.endswith("_max") and stamp > bound):
-                return False
-        if self.keyword:
-            haystack = [data["tracking_number"], data["title"], data["order_id"]]
-            haystack += list((data["custom_fields"] or {}).values())
-            for customer in data["customers"] or ():
-                haystack += [customer.get("name"), customer.get("email"), customer.get("phone_number")]
-            if not any(self.keyword in str(v).lower() for v in haystack if v):
                 return False
         return True
 
@@ -891,10 +814,7 @@ def _to_place(location: Place | dict | str | None) -> Place | None:
         return location
     if isinstance(location, str):
         return None
-    values = dict(location)
-    if "country_region" in values and "country" not in values:
-        values["country"] = values.pop("country_region")
-    return Place(**values)
+    return Place(**location)
 
 
 def _zone(place: Place | None):

@@ -325,7 +325,7 @@ _STRUCTURED = {
 }
 
 
-def check_fields(body: dict, allowed: frozenset[str], *, reject_unknown: bool) -> dict:
+def check_fields(body: dict, allowed: frozenset[str]) -> dict:
     """Type- and format-check a create or update body; returns the cleaned fields (nulls dropped).
 
     Since 2025-01 a wrongly typed field is a 400 instead of being ignored.
@@ -333,9 +333,7 @@ def check_fields(body: dict, allowed: frozenset[str], *, reject_unknown: bool) -
     cleaned: dict[str, Any] = {}
     for name, value in body.items():
         if name not in allowed:
-            if reject_unknown:
-                raise bad_request(400, f"The request was invalid or cannot be otherwise served. Unknown field: {name}")
-            continue
+            raise bad_request(400, f"The request was invalid or cannot be otherwise served. Unknown field: {name}")
         if value is None or name == "tracking_number":
             continue
         if name in _STRUCTURED:

@@ -24,7 +24,6 @@ USER_AGENT = "AfterShipTrackingWebhook/4.0.0 (https://www.aftership.com)"
 MAX_ATTEMPTS = 14
 FIRST_RETRY_DELAY = 30.0  # seconds before the second attempt; doubles after each failure
 MAX_URLS = 10
-MAX_CUSTOM_HEADERS = 5
 EVENTS = ("tracking_update", "edd_revise", "tracking_pending_time")
 
 
@@ -53,9 +52,6 @@ class WebhookEvent:
     body: bytes
     headers: dict[str, str]
     ts: int
-
-    def payload(self) -> dict:
-        return json.loads(self.body)
 
 
 @dataclass(frozen=True)
@@ -168,16 +164,14 @@ class WebhookEmitter:
             if self._held is None:
                 self._held = []
 
-    def resume(self, order: str = "fifo", rng: Callable[[list], None] | None = None) -> None:
-        """Send the held events, one at a time in `order` ("fifo", "reverse" or "shuffle")."""
+    def resume(self, order: str = "fifo") -> None:
+        """Send the held events, one at a time in `order` ("fifo" or "reverse")."""
         with self._cond:
             held, self._held = self._held or [], None
         if order == "reverse":
             held.reverse()
-        elif order == "shuffle":
-            (rng or (lambda items: None))(held)
         elif order != "fifo":
-            raise ValueError("order must be 'fifo', 'reverse' or 'shuffle'")
+            raise ValueError("order must be 'fifo' or 'reverse'")
         if not held:
             return
         self.start()
@@ -214,10 +208,6 @@ class WebhookEmitter:
     def delivery_history(self) -> list[WebhookDelivery]:
         with self._cond:
             return list(self.deliveries)
-
-    def pending(self) -> int:
-        with self._cond:
-            return len(self._queue) + self._in_flight + len(self._held or [])
 
     def _schedule(self, event: WebhookEvent, url: str, *, attempt: int, delay: float) -> None:
         self.start()

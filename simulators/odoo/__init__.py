@@ -11,31 +11,15 @@
 `python -m simulators odoo --help` runs one on its own.
 """
 
-from .automation import WebhookCall
 from .seed import demo_world, transcript_world
-from .server import (
-    ADMIN_LOGIN,
-    ADMIN_PASSWORD,
-    ADMIN_UID,
-    BOT_API_KEY,
-    BOT_LOGIN,
-    BOT_UID,
-    DB_NAME,
-    OdooSimulator,
-    RpcCall,
-)
+from .server import ADMIN_PASSWORD, ADMIN_UID, BOT_API_KEY, BOT_UID, OdooSimulator
 
 __all__ = [
-    "ADMIN_LOGIN",
     "ADMIN_PASSWORD",
     "ADMIN_UID",
     "BOT_API_KEY",
-    "BOT_LOGIN",
     "BOT_UID",
-    "DB_NAME",
     "OdooSimulator",
-    "RpcCall",
-    "WebhookCall",
     "demo_world",
     "transcript_world",
 ]
