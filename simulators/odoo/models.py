@@ -49,8 +49,6 @@ class ResCompany(BaseModel):
     _acl = _read_only_everywhere(SETTINGS)
     _specs = (
         F("name", "char", "Company Name", required=True),
-        F("partner_id", "many2one", "Partner", "res.partner"),
-        F("country_id", "many2one", "Country", "res.country"),
         F("sequence", "integer", "Sequence", default=10),
         F("stock_move_sms_validation", "boolean", "SMS Validation with stock move", default=True),
         F("has_received_warning_stock_sms", "boolean", "Has received warning stock sms", default=False),
@@ -124,7 +122,7 @@ class ResGroups(BaseModel):
     _description = "Access Groups"
     _order = "name"
     _acl: ClassVar = {"read": INTERNAL, "write": SETTINGS, "create": SETTINGS, "unlink": SETTINGS}
-    _specs = (F("name", "char", "Name", required=True), F("full_name", "char", "Group Name"))
+    _specs = (F("name", "char", "Name", required=True),)
 
     def _xmlids(self) -> dict[int, str]:
         data = self.env["ir.model.data"].sudo()
@@ -279,14 +277,8 @@ class ResPartner(MailThreadSms):
         F("name", "char", "Name"),
         F("complete_name", "char", "Complete Name", compute=_complete_name),
         F("parent_id", "many2one", "Related Company", "res.partner"),
-        F("child_ids", "one2many", "Contact", "res.partner", relation_field="parent_id"),
         F("ref", "char", "Reference"),
         F("lang", "char", "Language"),
-        F("tz", "char", "Timezone"),
-        F("user_id", "many2one", "Salesperson", "res.users"),
-        F("vat", "char", "Tax ID"),
-        F("website", "char", "Website Link"),
-        F("comment", "html", "Notes"),
         F("active", "boolean", "Active", default=True),
         F("type", "selection", "Address Type", selection=_PARTNER_TYPES, default="contact"),
         F("street", "char", "Street"),
@@ -300,8 +292,6 @@ class ResPartner(MailThreadSms):
         F("phone", "char", "Phone"),
         F("mobile", "char", "Mobile"),
         F("is_company", "boolean", "Is a Company", default=False),
-        F("company_name", "char", "Company Name"),
-        F("company_id", "many2one", "Company", "res.company"),
         F(
             "is_blacklisted",
             "boolean",
@@ -313,8 +303,6 @@ class ResPartner(MailThreadSms):
             help="If the email address is on the blacklist, the contact won't receive mass mailing anymore, "
             "from any list",
         ),
-        F("message_ids", "one2many", "Messages", "mail.message", relation_field="res_id"),
-        F("activity_ids", "one2many", "Activities", "mail.activity", relation_field="res_id"),
     )
 
     def _compute_display_name(self, rid: int, row: dict[str, Any]) -> str:
@@ -336,10 +324,6 @@ class ResCountry(BaseModel):
             required=True,
             help="The ISO country code in two chars. \nYou can use this field for quick search.",
         ),
-        F("phone_code", "integer", "Country Calling Code"),
-        F("state_ids", "one2many", "States", "res.country.state", relation_field="country_id"),
-        F("state_required", "boolean", "State Required", default=False),
-        F("zip_required", "boolean", "Zip Required", default=True),
     )
 
 
@@ -372,7 +356,6 @@ class DeliveryCarrier(BaseModel):
     }
     _specs = (
         F("name", "char", "Delivery Method", required=True, translate=True),
-        F("active", "boolean", "Active", default=True),
         F("sequence", "integer", "Sequence", default=10),
         F(
             "delivery_type",
@@ -383,23 +366,12 @@ class DeliveryCarrier(BaseModel):
             selection=[["base_on_rule", "Based on Rules"], ["fixed", "Fixed Price"]],
         ),
         F(
-            "integration_level",
-            "selection",
-            "Integration Level",
-            default="rate_and_ship",
-            selection=[["rate", "Get Rate"], ["rate_and_ship", "Get Rate and Create Shipment"]],
-        ),
-        F("prod_environment", "boolean", "Environment", default=False),
-        F("company_id", "many2one", "Company", "res.company"),
-        F(
             "tracking_url",
             "char",
             "Tracking Link",
             help="This option adds a link for the customer in the portal to track their package easily. Use "
             "<shipmenttrackingnumber> as a placeholder in your URL.",
         ),
-        F("carrier_description", "text", "Carrier Description"),
-        F("fixed_price", "float", "Fixed Price"),
     )
 
 
@@ -424,9 +396,6 @@ class StockPickingType(BaseModel):
         ),
         F("sequence_code", "char", "Sequence Prefix", required=True),
         F("sequence", "integer", "Sequence"),
-        F("warehouse_name", "char", "Warehouse"),
-        F("company_id", "many2one", "Company", "res.company"),
-        F("active", "boolean", "Active", default=True),
         F("default_location_src_id", "many2one", "Source Location", "stock.location"),
         F("default_location_dest_id", "many2one", "Destination Location", "stock.location"),
     )
@@ -437,26 +406,7 @@ class StockLocation(BaseModel):
     _description = "Inventory Locations"
     _order = "complete_name, id"
     _rec_name = "complete_name"
-    _specs = (
-        F("name", "char", "Location Name", required=True),
-        F("complete_name", "char", "Full Location Name"),
-        F(
-            "usage",
-            "selection",
-            "Location Type",
-            default="internal",
-            selection=[
-                ["supplier", "Vendor Location"],
-                ["view", "View"],
-                ["internal", "Internal Location"],
-                ["customer", "Customer Location"],
-                ["inventory", "Inventory Loss"],
-                ["production", "Production"],
-                ["transit", "Transit Location"],
-            ],
-        ),
-        F("active", "boolean", "Active", default=True),
-    )
+    _specs = (F("complete_name", "char", "Full Location Name"),)
 
 
 class MailMessage(BaseModel):
@@ -503,8 +453,6 @@ class MailMessageSubtype(BaseModel):
     _acl: ClassVar = {"read": INTERNAL, "write": SETTINGS, "create": SETTINGS, "unlink": SETTINGS}
     _specs = (
         F("name", "char", "Message Type", required=True, translate=True),
-        F("internal", "boolean", "Internal Only", default=False),
-        F("default", "boolean", "Default", default=True),
         F("sequence", "integer", "Sequence", default=1),
     )
 
@@ -520,13 +468,6 @@ class MailActivityType(BaseModel):
         F("sequence", "integer", "Sequence", default=10),
         F("active", "boolean", "Active", default=True),
         F("delay_count", "integer", "Schedule", default=0),
-        F(
-            "delay_unit",
-            "selection",
-            "Delay units",
-            default="days",
-            selection=[["days", "days"], ["weeks", "weeks"], ["months", "months"]],
-        ),
         F("res_model", "char", "Model"),
         F(
             "category",
@@ -535,9 +476,6 @@ class MailActivityType(BaseModel):
             default="default",
             selection=[["default", "None"], ["upload_file", "Upload Document"], ["phonecall", "Phonecall"]],
         ),
-        F("icon", "char", "Icon"),
-        F("decoration_type", "selection", "Decoration Type", selection=[["warning", "Alert"], ["danger", "Error"]]),
-        F("default_user_id", "many2one", "Default User", "res.users"),
     )
 
 
@@ -585,8 +523,6 @@ class SaleOrder(MailThreadSms):
     _specs = (
         F("name", "char", "Order Reference", required=True, readonly=True, default="New"),
         F("client_order_ref", "char", "Customer Reference"),
-        F("origin", "char", "Source Document"),
-        F("reference", "char", "Payment Ref."),
         F(
             "state",
             "selection",
@@ -601,17 +537,12 @@ class SaleOrder(MailThreadSms):
             ],
         ),
         F("date_order", "datetime", "Order Date", required=True, default=lambda model: model.env.now),
-        F("commitment_date", "datetime", "Delivery Date"),
         F("partner_id", "many2one", "Customer", "res.partner", required=True),
         F("partner_invoice_id", "many2one", "Invoice Address", "res.partner"),
         F("partner_shipping_id", "many2one", "Delivery Address", "res.partner"),
         F("company_id", "many2one", "Company", "res.company", default=1),
-        F("user_id", "many2one", "Salesperson", "res.users"),
         F("carrier_id", "many2one", "Delivery Method", "delivery.carrier"),
         F("amount_total", "monetary", "Total"),
-        F("picking_ids", "one2many", "Transfers", "stock.picking", relation_field="sale_id"),
-        F("message_ids", "one2many", "Messages", "mail.message", relation_field="res_id"),
-        F("activity_ids", "one2many", "Activities", "mail.activity", relation_field="res_id"),
     )
 
     def _prepare_create(self, vals: dict[str, Any]) -> dict[str, Any]:
@@ -764,15 +695,6 @@ class IrModel(BaseModel):
     _specs = (
         F("name", "char", "Model Description", required=True, translate=True),
         F("model", "char", "Model", required=True),
-        F(
-            "state",
-            "selection",
-            "Type",
-            default="manual",
-            selection=[["manual", "Custom Object"], ["base", "Base Object"]],
-        ),
-        F("transient", "boolean", "Transient Model", default=False),
-        F("field_id", "one2many", "Fields", "ir.model.fields", relation_field="model_id"),
     )
 
     def _id_for(self, model: str) -> int | None:
@@ -793,7 +715,6 @@ class IrModelFields(BaseModel):
         F("model", "char", "Model Name", required=True),
         F("model_id", "many2one", "Model", "ir.model", required=True),
         F("field_description", "char", "Field Label", required=True, translate=True),
-        F("help", "text", "Field Help", translate=True),
         F(
             "ttype",
             "selection",
@@ -825,7 +746,6 @@ class IrModelFields(BaseModel):
             ],
         ),
         F("relation", "char", "Related Model"),
-        F("relation_field", "char", "Relation Field"),
         F("required", "boolean", "Required", default=False),
         F("readonly", "boolean", "Readonly", default=False),
         F("store", "boolean", "Stored", default=True),
@@ -837,7 +757,6 @@ class IrModelFields(BaseModel):
             required=True,
             selection=[["manual", "Custom Field"], ["base", "Base Field"]],
         ),
-        F("selection_ids", "one2many", "Selection Options", "ir.model.fields.selection", relation_field="field_id"),
     )
 
     def create(self, vals_list):
@@ -888,7 +807,6 @@ class IrModelData(BaseModel):
         F("module", "char", "Module", required=True, default=""),
         F("model", "char", "Model Name", required=True),
         F("res_id", "many2one_reference", "Record ID"),
-        F("noupdate", "boolean", "Non Updatable", default=False),
     )
 
 
@@ -910,7 +828,6 @@ class IrUiView(BaseModel):
     _specs = (
         F("name", "char", "View Name", required=True),
         F("model", "char", "Model"),
-        F("key", "char", "Key"),
         F("priority", "integer", "Sequence", default=16, required=True),
         F(
             "type",
@@ -1025,7 +942,6 @@ class IrActionsServer(BaseModel):
         F("sequence", "integer", "Sequence", default=5),
         F("model_id", "many2one", "Model", "ir.model", required=True),
         F("model_name", "char", "Model Name"),
-        F("code", "text", "Python Code"),
         F("webhook_url", "char", "Webhook URL"),
         F("webhook_field_ids", "many2many", "Webhook Fields", "ir.model.fields"),
         F("webhook_sample_payload", "text", "Sample Payload", store=False, readonly=True),
@@ -1047,7 +963,6 @@ class BaseAutomation(BaseModel):
     _acl = _all(SETTINGS)
     _specs = (
         F("name", "char", "Automation Rule Name", required=True, translate=True),
-        F("description", "html", "Description"),
         F("model_id", "many2one", "Model", "ir.model", required=True),
         F("model_name", "char", "Model Name"),
         F("active", "boolean", "Active", default=True),
@@ -1083,7 +998,6 @@ class BaseAutomation(BaseModel):
         F("filter_domain", "char", "Apply on"),
         F("filter_pre_domain", "char", "Before Update Domain"),
         F("action_server_ids", "one2many", "Actions", "ir.actions.server", relation_field="base_automation_id"),
-        F("last_run", "datetime", "Last Run", readonly=True),
         F("log_webhook_calls", "boolean", "Log Calls", default=False),
     )
 

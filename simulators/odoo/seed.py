@@ -64,7 +64,6 @@ def xmlid(env: Environment, module: str, name: str, model: str, res_id: int) -> 
         name=name,
         model=model,
         res_id=res_id,
-        noupdate=True,
     )
 
 
@@ -84,22 +83,13 @@ def install_base(sim: OdooSimulator) -> None:
     with sim.transaction(now=BASE_TIME) as env:
         country_ids = {}
         for rid, code, name in countries():
-            insert(
-                env,
-                "res.country",
-                rid,
-                name=name,
-                code=code,
-                phone_code=base["phone_codes"].get(code, 0),
-                state_required=code in ("US", "CA", "BR", "AU", "JP"),
-                zip_required=code not in ("HK", "AE"),
-            )
+            insert(env, "res.country", rid, name=name, code=code)
             xmlid(env, "base", "uk" if code == "GB" else code.lower(), "res.country", rid)
             country_ids[code] = rid
         for rid, country, name, code in base["states"]:
             insert(env, "res.country.state", rid, country_id=country_ids[country], name=name, code=code)
         for (xml, full_name), (rid, data_id) in zip(GROUP_NAMES.items(), base["group_ids"], strict=True):
-            insert(env, "res.groups", rid, name=full_name.rsplit("/", 1)[-1].strip(), full_name=full_name)
+            insert(env, "res.groups", rid, name=full_name.rsplit("/", 1)[-1].strip())
             module, _, name = xml.partition(".")
             insert(env, "ir.model.data", data_id, module=module, name=name, model="res.groups", res_id=rid)
         for record in base["records"]:
@@ -137,7 +127,7 @@ def _install_schema(env: Environment, base: dict[str, Any]) -> None:
     for model, fields in registry.fields.items():
         cls = registry.models[model]
         model_id = base["model_ids"][model]
-        insert(env, "ir.model", model_id, name=cls._description, model=model, state="base")
+        insert(env, "ir.model", model_id, name=cls._description, model=model)
         for name, fld in fields.items():
             field_id = fld.field_id
             if field_id is None:
@@ -154,12 +144,10 @@ def _install_schema(env: Environment, base: dict[str, Any]) -> None:
                 field_description=fld.string,
                 ttype=fld.type,
                 relation=fld.relation or False,
-                relation_field=fld.relation_field or False,
                 required=fld.required,
                 readonly=fld.readonly,
                 store=fld.store,
                 state="manual" if fld.manual else "base",
-                help=fld.help or False,
             )
     state_field = registry.fields["stock.picking"]["state"].field_id
     for sequence, (value, label) in enumerate(registry.fields["stock.picking"]["state"].selection or ()):
@@ -261,9 +249,7 @@ def transcript_world(sim: OdooSimulator) -> None:
         _install_carriers(env, {4, 5, 6, 7})
         for partner in world["partners"]:
             values = {k: v for k, v in partner.items() if k not in ("id", "country")}
-            insert(
-                env, "res.partner", partner["id"], **values, country_id=country_ids[partner["country"]], company_id=None
-            )
+            insert(env, "res.partner", partner["id"], **values, country_id=country_ids[partner["country"]])
         sim.db.bump_sequence("res.partner", 57)  # 56 was created and deleted before transcript 40
         for order in world["sale_orders"]:
             rid, customer = order["id"], order["partner_id"]
@@ -279,7 +265,6 @@ def transcript_world(sim: OdooSimulator) -> None:
                 state="sale",
                 date_order=created,
                 carrier_id=None,
-                user_id=2,
                 amount_total=round(100 + rid * 37.5, 2),
             )
         client_refs = {order["id"]: order["client_order_ref"] for order in world["sale_orders"]}
