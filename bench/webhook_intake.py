@@ -135,9 +135,49 @@ def _requests_file(directory: Path, name: str, count: int, *, path: str, genuine
     return target
 
 
-def _wrk(url: str, requests_file: Path, connections: int) -> dict:
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # gone
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds spent by the gunicorn workers and by the database's server processes serving them:
+    a figure of the work a request costs that the other programs on the machine do not move."""
+
+    def __init__(self, web: subprocess.Popen, database: str) -> None:
+        self.web, self.database = web, database
+
+    def _pids(self) -> tuple[list[int], list[int]]:
+        import psycopg
+
+        children = Path(f"/proc/{self.web.pid}/task/{self.web.pid}/children").read_text().split()
+        name = self.database.rsplit("/", 1)[1]
+        with psycopg.connect(self.database.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+            rows = conn.execute(
+                "select pid from pg_stat_activity where datname = %s and pid <> pg_backend_pid()", [name]
+            ).fetchall()
+        return [int(pid) for pid in children], [row[0] for row in rows]
+
+    def read(self) -> dict[int, float]:
+        web, database = self._pids()
+        return {("web", pid): _cpu_seconds(pid) for pid in web} | {("db", pid): _cpu_seconds(pid) for pid in database}
+
+    def since(self, before: dict, requests: int) -> tuple[float, float]:
+        """Milliseconds of CPU per request (web, database) since `before`."""
+        after = self.read()
+        spent = {"web": 0.0, "db": 0.0}
+        for key, seconds in after.items():
+            spent[key[0]] += seconds - before.get(key, 0.0)
+        return tuple(1000 * spent[side] / max(requests, 1) for side in ("web", "db"))
+
+
+def _wrk(url: str, requests_file: Path, connections: int, meter: CpuMeter | None = None) -> dict:
     """Post every request of the file once; the rate is answered requests over first sent to last answered."""
     threads = 2
+    before = meter.read() if meter is not None else None
     wrk = subprocess.Popen(
         [
             *("wrk", f"-t{threads}", f"-c{connections}", "-d300s", "--latency"),
@@ -165,7 +205,10 @@ def _wrk(url: str, requests_file: Path, connections: int) -> dict:
     answered = int(re.search(r"(\d+) requests in", out).group(1))
     first = min(float(start) for start, _, _ in finished) if finished else 0.0
     last = max(float(end) for _, end, _ in finished) if finished else 1.0
+    cpu = meter.since(before, answered) if meter is not None else (0.0, 0.0)
     return {
+        "cpu_web": cpu[0],
+        "cpu_db": cpu[1],
         "rate": sum(int(count) for _, _, count in finished) / (last - first),
         "p50": latency("50"),
         "p99": latency("99"),
@@ -232,10 +275,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         time.sleep(4)
         _wrk(url, bare_file, 4)  # warm both workers up
+        meter = CpuMeter(web, args.database)
         bare, genuine = [], []
         for genuine_file in rounds:  # interleaved, so that both see the same machine
-            bare.append(_wrk(url, bare_file, args.connections))
-            genuine.append(_wrk(url, genuine_file, args.connections))
+            bare.append(_wrk(url, bare_file, args.connections, meter))
+            genuine.append(_wrk(url, genuine_file, args.connections, meter))
         acknowledged = sum(figures["requests"] - figures["non_2xx"] for figures in genuine)
         if worker is None:
             worker = start_worker()
@@ -246,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
                 break
             time.sleep(2)
         before = int(_sql(env, SIZE))
-        forged = _wrk(url, forged_file, args.connections)
+        forged = _wrk(url, forged_file, args.connections, meter)
         after = int(_sql(env, SIZE))
         refused = _sql(
             env,
@@ -254,19 +298,30 @@ def main(argv: list[str] | None = None) -> None:
             "print(S.objects.aggregate(n=Sum('count'))['n'] or 0, S.objects.count(), B.objects.count())",
         )
         counted, rows, blocks = (int(x) for x in refused.split())
-        print(f"\n{'':28} {'requests/s':>11} {'p50':>9} {'p99':>9} {'answered':>9} {'non-2xx':>8}  socket errors")
+        print(
+            f"\n{'':28} {'requests/s':>11} {'p50':>9} {'p99':>9} {'answered':>9} {'non-2xx':>8}  "
+            "CPU ms/request (web + database)  socket errors"
+        )
         lines = [(f"bare DRF view, round {r + 1}", figures) for r, figures in enumerate(bare)]
         lines += [(f"genuine webhooks, round {r + 1}", figures) for r, figures in enumerate(genuine)]
         for label, figures in [*lines, ("forged webhooks", forged)]:
             print(
                 f"{label:28} {figures['rate']:11.0f} {figures['p50']:>9} {figures['p99']:>9} "
-                f"{figures['requests']:9d} {figures['non_2xx']:8d}  {figures['errors']}"
+                f"{figures['requests']:9d} {figures['non_2xx']:8d}  "
+                f"{figures['cpu_web'] + figures['cpu_db']:6.2f} ({figures['cpu_web']:.2f} + {figures['cpu_db']:.2f})"
+                f"{'':15} {figures['errors']}"
             )
         bare_rate = statistics.median(figures["rate"] for figures in bare)
         genuine_rate = statistics.median(figures["rate"] for figures in genuine)
         print(
             f"\nintake throughput (medians): {genuine_rate:.0f}/s against {bare_rate:.0f}/s for the bare view, "
             f"{genuine_rate / bare_rate:.0%}"
+        )
+        bare_cpu = statistics.median(figures["cpu_web"] + figures["cpu_db"] for figures in bare)
+        genuine_cpu = statistics.median(figures["cpu_web"] + figures["cpu_db"] for figures in genuine)
+        print(
+            f"CPU per request (medians, gunicorn workers and their database server processes): "
+            f"{genuine_cpu:.2f} ms against {bare_cpu:.2f} ms for the bare view"
         )
         print(
             f"genuine: {acknowledged} acknowledged (and {stored - acknowledged} in flight when wrk stopped); "

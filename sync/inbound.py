@@ -15,13 +15,12 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
-import logging
 import traceback
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from django.utils.dateparse import parse_datetime
 
 from portal.logging import log_context
 
+from .event_store import event_store
 from .models import (
     Checkpoint,
     EventSource,
@@ -128,7 +128,7 @@ def event_insert(*, event: TrackingEvent) -> None:
         # One INSERT in autocommit (a savepoint only inside a caller's transaction, which a failure
         # would otherwise leave aborted on PostgreSQL).
         with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
-            _insert(event)
+            event_store(event)
     except DatabaseError as exc:
         event.pk = None
         for name in ("kind", "event_id", "tracking_number", "slug", "tag"):
@@ -137,31 +137,6 @@ def event_insert(*, event: TrackingEvent) -> None:
         event.state = EventState.FAILED if event.state == EventState.RECEIVED else event.state
         event.error = _text(f"The body could not be indexed: {exc}", 2000)
         event.save(force_insert=True)
-
-
-def _insert(event: TrackingEvent) -> None:
-    """INSERT the event as `save(force_insert=True)` would, without the ORM's query compiler: at thousands
-    of webhooks a second, building the statement cost twice what running it did."""
-    connection = transaction.get_connection()
-    returning = connection.features.can_return_columns_from_insert
-    sql, fields = _insert_statement(connection.vendor, returning)
-    values = [field.get_db_prep_save(getattr(event, field.attname), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        event.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
-    event._state.adding, event._state.db = False, connection.alias
-
-
-@functools.cache
-def _insert_statement(vendor: str, returning: bool) -> tuple[str, list]:
-    connection = transaction.get_connection()
-    quote = connection.ops.quote_name
-    meta = TrackingEvent._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(quote(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"
-    return (f"{sql} RETURNING {quote(meta.pk.column)}" if returning else sql), fields
 
 
 def _index(event: TrackingEvent) -> None:

@@ -194,8 +194,9 @@ class _Screens:
                 return Screen(tally.blocked, tally.shared + tally.pending)
             tally.syncing, sending, tally.pending = True, tally.pending, 0
         try:
-            blocked, shared = _exchange(address=address, key=_rate_key(scope, address, window), add=sending,
-                                        timeout=duration + 1)
+            blocked, shared = _exchange(
+                address=address, key=_rate_key(scope, address, window), add=sending, timeout=duration + 1
+            )
         except Exception:
             logger.exception("the cache is not answering; block and rate not checked")
             with self._lock:
