@@ -69,7 +69,6 @@ class Stats:
     """Counters for tests and the benchmark; `snapshot()` gives a plain dict."""
 
     requests: Counter = field(default_factory=Counter)  # by endpoint key, e.g. "POST /trackings"
-    statuses: Counter = field(default_factory=Counter)  # by HTTP status
     rate_limited: int = 0
     rate_limited_by_endpoint: Counter = field(default_factory=Counter)
     quota_exceeded: int = 0
@@ -81,7 +80,6 @@ class Stats:
     def snapshot(self) -> dict:
         return {
             "requests": dict(self.requests),
-            "statuses": dict(self.statuses),
             "rate_limited": self.rate_limited,
             "rate_limited_by_endpoint": dict(self.rate_limited_by_endpoint),
             "quota_exceeded": self.quota_exceeded,
@@ -424,8 +422,6 @@ class AfterShipSimulator(SimulatorServer):
         return self._envelope(500, {"code": 500, "message": MSG_INTERNAL, "type": "InternalError"}, {}, {})
 
     def _envelope(self, status: int, meta: dict, data: Any, headers: dict[str, str]) -> Response:
-        with self.lock:
-            self.stats.statuses[status] += 1
         all_headers = {"as-api-version": API_VERSION, **headers}
         return Response.json({"meta": meta, "data": data}, status=status, headers=all_headers)
 

@@ -13,7 +13,7 @@ import copy
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -115,7 +115,6 @@ class Field:
     size: int | None = None
     translate: bool = False
     field_id: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.searchable is None:
@@ -156,7 +155,6 @@ class Field:
             desc["size"] = self.size
         if self.type in ("char", "text", "html"):
             desc["translate"] = self.translate
-        desc.update(self.extra)
         return desc
 
 
