@@ -210,6 +210,19 @@ class Shipment(models.Model):
         self.needs_review = False
         self.review_reason = ""
 
+    def untracked_by_carrier(self, mapping: CarrierMapping | None) -> bool:
+        """The one rule for a carrier switched off in its mapping: its parcels are not tracked, on purpose,
+        so nothing is left for a person to review. Marks (and saves) this parcel so when `mapping`, its
+        carrier's, is off; True when it is off, whether or not the parcel was already marked."""
+        if mapping is None or mapping.enabled:
+            return False
+        if self.status != ShipmentStatus.IGNORED or self.needs_review:
+            self.status = ShipmentStatus.IGNORED
+            self.needs_review = False
+            self.review_reason = f"Carrier {mapping.odoo_carrier_name} is set not to be tracked."
+            self.save(update_fields=["status", "needs_review", "review_reason", "updated_at"])
+        return True
+
     @property
     def is_final(self) -> bool:
         """Delivered or expired: only newer news with new carrier scans may move it on."""

@@ -18,7 +18,7 @@ from .aftership import (
 from .alerts import alert_logistics
 from .carriers import courier_forget, courier_list
 from .jobs import Outcome, job_handler
-from .models import CarrierMapping, JobKind, Shipment, ShipmentStatus, SyncJob
+from .models import CarrierMapping, JobKind, Shipment, SyncJob
 from .status import status_for_tag
 
 logger = logging.getLogger(__name__)
@@ -31,11 +31,7 @@ def tracking_create(job: SyncJob, client: AfterShipClient) -> Outcome:
     if shipment.is_tracked:
         return Outcome.done(f"Already tracked in AfterShip ({shipment.aftership_id})")
     mapping = shipment.carrier
-    if mapping is not None and not mapping.enabled:
-        shipment.status = ShipmentStatus.IGNORED
-        shipment.needs_review = False  # not tracked on purpose: nothing for a person to review
-        shipment.review_reason = f"Carrier {mapping.odoo_carrier_name} is set not to be tracked."
-        shipment.save(update_fields=["status", "needs_review", "review_reason", "updated_at"])
+    if shipment.untracked_by_carrier(mapping):
         return Outcome.done("Carrier not tracked; nothing sent")
 
     body = dict(job.payload.get("body") or {})

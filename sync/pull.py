@@ -176,12 +176,7 @@ def deliveries_intake(deliveries: list[Delivery], stats: PullStats | None = None
                 shipment = existing[(delivery.picking_id, number)]
                 if shipment.is_tracked:
                     stats.already_tracked += 1
-                elif mapping is not None and not mapping.enabled:
-                    if shipment.status != ShipmentStatus.IGNORED:
-                        shipment.status = ShipmentStatus.IGNORED
-                        shipment.needs_review = False  # not tracked on purpose: nothing for a person to review
-                        shipment.review_reason = f"Carrier {mapping.odoo_carrier_name} is set not to be tracked."
-                        shipment.save(update_fields=["status", "needs_review", "review_reason", "updated_at"])
+                elif shipment.untracked_by_carrier(mapping):
                     stats.ignored += 1
                 elif shipment.needs_review:
                     stats.needs_review += 1
