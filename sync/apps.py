@@ -26,4 +26,4 @@ class SyncConfig(AppConfig):
         # Recurring tasks exist as soon as the database does; re-running migrate only updates them.
         post_migrate.connect(_after_migrate, sender=self)
         # The job handlers register themselves with the runner by kind.
-        from . import outbound, writeback  # noqa: F401
+        from . import outbound, pull, writeback  # noqa: F401

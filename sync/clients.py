@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .aftership import AfterShipClient, CallRecord
 from .odoo import OdooClient
+from .queue import jobs_release_after_outage
 from .ratelimit import aftership_limiter
 from .usage import usage_record
 
@@ -22,8 +23,6 @@ def _count_odoo(model: str, method: str, ok: bool) -> None:
 
 
 def aftership_client(**overrides) -> AfterShipClient:
-    from .jobs import jobs_release_after_outage
-
     overrides.setdefault("limiter", aftership_limiter(on_recovery=jobs_release_after_outage))
     return AfterShipClient(on_call=_count_aftership, **overrides)
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from .alerts import alert_admins
 from .models import ServiceState
+from .queue import jobs_release_after_outage
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,6 @@ def service_resume(service: str) -> bool:
     if updated:
         logger.warning("outbound calls resumed", extra={"service": service})
         if service == ServiceState.AFTERSHIP:
-            from .jobs import jobs_release_after_outage
-
             jobs_release_after_outage()
     return bool(updated)
 

@@ -46,6 +46,7 @@ from .models import (
     StatusChange,
     TrackingEvent,
 )
+from .queue import doorbell_ring
 from .status import news_moves_status, status_for_tag, status_words
 from .writeback import writeback_mark_due, writebacks_queue
 
@@ -192,8 +193,6 @@ def events_ring() -> None:
     The worker clears the flag as it starts (`events_doorbell_answered`), so news committed after that
     rings again; a lost ring is found by the dispatcher within a minute.
     """
-    from .jobs import doorbell_ring
-
     try:
         if not cache.add(DOORBELL_KEY, 1, timeout=DOORBELL_SECONDS):
             return

@@ -1,6 +1,6 @@
-"""The job machinery: SyncJob rows are the work; django-q2 tasks only ring the doorbell.
+"""Running jobs: SyncJob rows are the work (queued by `queue`); django-q2 tasks only ring the doorbell.
 
-1. Services queue work with `jobs_create` / `job_enqueue_picking_sync`; the doorbell rings on commit.
+1. Services queue work (`queue`); the doorbell rings on commit.
 2. A drain (`jobs_drain`) claims due jobs atomically (row locks with SKIP LOCKED on PostgreSQL, the
    write lock on SQLite), runs them, and records each attempt.
 3. The outcome decides what follows: done; retried with exponential backoff and jitter until the job
@@ -23,13 +23,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from portal.logging import log_context
 
-from .models import OPEN_JOB_STATES, JobAttempt, JobKind, JobState, ServiceState, Shipment, SyncJob
+from .alerts import alert_admins
+from .clients import aftership_client, odoo_client
+from .models import JobAttempt, JobKind, JobState, ServiceState, Shipment, SyncJob
+from .outcomes import Outcome, outcome_for_exception
+from .queue import jobs_ring, picking_batch_due
 from .usage import usage_flush
 
 logger = logging.getLogger(__name__)
@@ -39,37 +43,12 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 HELD_SECONDS = 2.0
 
 
-# -- outcomes ----------------------------------------------------------------------------------------
-@dataclass
-class Outcome:
-    """What a handler reports: done, retry (a failure; backoff), wait (no failure), or fail (needs a person)."""
-
-    kind: str
-    message: str = ""
-    at: datetime | None = None
-    healthy: bool = False  # a retry while the service otherwise answers: soon, not after a long backoff
-
-    @classmethod
-    def done(cls, message: str) -> Outcome:
-        return cls("done", message)
-
-    @classmethod
-    def retry(cls, message: str, at: datetime | None = None, *, healthy: bool = False) -> Outcome:
-        return cls("retry", message, at, healthy)
-
-    @classmethod
-    def wait(cls, message: str, at: datetime) -> Outcome:
-        return cls("wait", message, at)
-
-    @classmethod
-    def fail(cls, message: str) -> Outcome:
-        return cls("fail", message)
-
-
 # -- handlers ----------------------------------------------------------------------------------------
-# Each job kind has one handler, registered by the module that owns the work (`outbound`, `writeback`),
-# and the service whose client it takes; the runner knows no handler module.
+# Each job kind has one handler, registered by the module that owns the work (`outbound`, `writeback`,
+# `pull`), with the service whose client it takes; the runner knows no handler module.
 _HANDLERS: dict[str, tuple[str, Callable[..., Outcome], Callable[[SyncJob], None] | None]] = {}
+# Kinds run a page at a time (reads of pushed deliveries): `fn(client, jobs)` settles each job itself.
+_BATCH_HANDLERS: dict[str, tuple[str, Callable[..., None]]] = {}
 
 
 def job_handler(kind: str, *, service: str, after: Callable[[SyncJob], None] | None = None):
@@ -80,6 +59,16 @@ def job_handler(kind: str, *, service: str, after: Callable[[SyncJob], None] | N
 
     def register(fn: Callable[..., Outcome]) -> Callable[..., Outcome]:
         _HANDLERS[kind] = (service, fn, after)
+        return fn
+
+    return register
+
+
+def job_batch_handler(kind: str, *, service: str):
+    """Register `fn(client, jobs)` as the handler of `kind`, run on up to SYNC_PAGE_SIZE claimed jobs at once."""
+
+    def register(fn: Callable[..., None]) -> Callable[..., None]:
+        _BATCH_HANDLERS[kind] = (service, fn)
         return fn
 
     return register
@@ -102,141 +91,6 @@ def backoff_delay(attempts: int, *, healthy: bool = False, rng: random.Random | 
         delay = min(settings.SYNC_BACKOFF_BASE_SECONDS * (2**repeated), settings.SYNC_BACKOFF_MAX_SECONDS)
     # "Equal jitter": never sooner than half the delay, spread so a burst of failures does not retry as one.
     return delay / 2 + (rng or random).uniform(0, delay / 2)
-
-
-# -- queueing ----------------------------------------------------------------------------------------
-def job_build(
-    kind: str, *, shipment: Shipment | None = None, picking_id: int | None = None, payload: dict | None = None
-) -> SyncJob:
-    return SyncJob(
-        kind=kind,
-        shipment=shipment,
-        picking_id=picking_id if picking_id is not None else (shipment.picking_id if shipment else None),
-        payload=payload or {},
-    )
-
-
-def jobs_create(new_jobs: list[SyncJob]) -> int:
-    """Save jobs, skipping any whose shipment already has an open job of that kind; rings on commit."""
-    created = 0
-    for job in new_jobs:
-        try:
-            with transaction.atomic():
-                job.save()
-            created += 1
-        except IntegrityError:
-            continue
-    if created:
-        transaction.on_commit(lambda: jobs_ring(created))
-    return created
-
-
-def _write_soon(write: Callable[[], object]) -> None:
-    """Run `write` in a transaction that takes SQLite's write lock as soon as a worker lets go of it.
-
-    SQLite's own wait for a busy lock sleeps in growing steps (1, 2, 5, 10, 15, 20 ms...), so a webhook
-    behind a worker's 4 ms commit could wait 8; here it looks again every half millisecond. Other
-    databases lock rows, not the file: a plain transaction.
-    """
-    if connection.vendor != "sqlite":
-        with transaction.atomic():
-            write()
-        return
-    connection.ensure_connection()
-    deadline = time.monotonic() + 30
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA busy_timeout = 0")
-    try:
-        while True:
-            try:
-                with transaction.atomic():
-                    write()
-                return
-            except OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.0005)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA busy_timeout = 30000")
-
-
-# The batch this process opened last: a push that can join it needs no query to find it.
-_open_batch: dict[str, datetime] = {}
-
-
-def picking_batch_due(*, min_delay: float) -> tuple[datetime, bool]:
-    """When the next batch of pushed deliveries is read, and whether this call opened that batch.
-
-    A read waits for Odoo to commit (it posts before), and every delivery pushed meanwhile joins it: a
-    batch is the pending reads due between `min_delay` from now and one settle delay from now.
-    """
-    now = timezone.now()
-    settle = timedelta(seconds=max(settings.SYNC_PUSH_SETTLE_SECONDS, min_delay))
-    known = _open_batch.get("due")
-    if known is not None and now + timedelta(seconds=min_delay) <= known <= now + settle:
-        return known, False
-    joined = (
-        SyncJob.objects.filter(
-            kind=JobKind.PICKING_SYNC,
-            state=JobState.PENDING,
-            next_attempt_at__gte=now + timedelta(seconds=min_delay),
-            next_attempt_at__lte=now + settle,
-        )
-        .order_by("next_attempt_at")
-        .values_list("next_attempt_at", flat=True)
-        .first()
-    )
-    if joined:
-        return joined, False
-    _open_batch["due"] = now + settle
-    return now + settle, True
-
-
-def job_enqueue_picking_sync(picking_id: int) -> None:
-    """Queue a read of one delivery (Odoo told us it was validated), in the batch of pushes being gathered."""
-    # It joins a batch only if Odoo has a quarter of the settle delay left to commit before the read.
-    due, opened = picking_batch_due(min_delay=settings.SYNC_PUSH_SETTLE_SECONDS / 4)
-    try:
-        _write_soon(
-            lambda: SyncJob.objects.create(kind=JobKind.PICKING_SYNC, picking_id=picking_id, next_attempt_at=due)
-        )
-    except IntegrityError:
-        SyncJob.objects.filter(
-            kind=JobKind.PICKING_SYNC, picking_id=picking_id, shipment__isnull=True, state=JobState.PENDING
-        ).update(next_attempt_at=due)
-    if opened:  # one doorbell per batch: the drain it wakes waits for the batch to be due
-        transaction.on_commit(lambda: jobs_ring(1))
-
-
-_brokers: dict[int, object] = {}
-
-
-def doorbell_ring(func: str, *args, name: str) -> None:
-    """Queue a django-q2 task through this process's one broker connection (not a new one per ring)."""
-    from django_q.brokers import get_broker
-    from django_q.tasks import async_task
-
-    broker = _brokers.get(os.getpid())
-    if broker is None:
-        broker = _brokers[os.getpid()] = get_broker()
-    async_task(func, *args, task_name=name, group=name, broker=broker)
-
-
-def jobs_ring(count: int = 1) -> None:
-    """Wake up to SYNC_DRAIN_PARALLELISM drains. Losing a ring is harmless: the dispatcher rings again."""
-    for _ in range(max(1, min(count, settings.SYNC_DRAIN_PARALLELISM))):
-        try:
-            doorbell_ring("sync.tasks.drain_jobs", name="drain-jobs")
-        except Exception:
-            logger.exception("could not ring the job doorbell; the dispatcher will pick the jobs up")
-            return
-
-
-def jobs_cancel_open(shipment: Shipment) -> int:
-    return SyncJob.objects.filter(shipment=shipment, state__in=OPEN_JOB_STATES).update(
-        state=JobState.DONE, last_outcome="Cancelled: nothing left to do", finished_at=timezone.now()
-    )
 
 
 # -- claiming ----------------------------------------------------------------------------------------
@@ -345,8 +199,6 @@ def job_heartbeat(job: SyncJob) -> bool:
 
 
 def _alert_dead(job: SyncJob) -> None:
-    from .alerts import alert_admins
-
     shipment = job.shipment
     what = f"{shipment.picking_name} ({shipment.tracking_number})" if shipment else f"delivery #{job.picking_id}"
     alert_admins(
@@ -421,37 +273,6 @@ class _Clients:
                 client.close()
 
 
-def _outcome_for_exception(exc: Exception) -> Outcome:
-    """Exceptions a handler did not turn into an outcome itself: what they mean for the job."""
-    from .aftership import AfterShipAuthError, AfterShipError, AfterShipRateLimited
-    from .health import service_pause
-    from .odoo import OdooAuthError, OdooError
-    from .ratelimit import QuotaExhausted, RateLimitBusy
-
-    now = timezone.now()
-    recheck = now + timedelta(minutes=settings.SYNC_AUTH_PAUSE_RECHECK_MINUTES)
-    if isinstance(exc, AfterShipAuthError):
-        service_pause(ServiceState.AFTERSHIP, str(exc))
-        return Outcome.wait("Waiting: AfterShip refused the API key", recheck)
-    if isinstance(exc, OdooAuthError):
-        service_pause(ServiceState.ODOO, str(exc))
-        return Outcome.wait("Waiting: Odoo refused the login", recheck)
-    if isinstance(exc, AfterShipRateLimited):
-        return Outcome.wait(
-            "Waiting: AfterShip rate limit", now + timedelta(seconds=max(exc.reset_at - time.time(), 1))
-        )
-    if isinstance(exc, QuotaExhausted):
-        return Outcome.wait(f"Waiting: {exc}", exc.resets_at)
-    if isinstance(exc, RateLimitBusy):
-        return Outcome.wait("Waiting for a free AfterShip call slot", now + timedelta(seconds=exc.retry_after))
-    if isinstance(exc, AfterShipError | OdooError) and exc.retryable:
-        return Outcome.retry(str(exc))
-    if isinstance(exc, AfterShipError | OdooError):
-        return Outcome.fail(str(exc))
-    logger.exception("job failed with an unexpected error")
-    return Outcome.retry(f"Unexpected error: {type(exc).__name__}: {exc}")
-
-
 def _aftership_healthy(clients: _Clients) -> bool:
     """AfterShip answers other calls: its circuit is closed (no pause imposed on every call)."""
     limiter = getattr(clients.aftership, "limiter", None)
@@ -471,7 +292,7 @@ def job_execute(job: SyncJob, clients: _Clients) -> Outcome:
         try:
             outcome = handler(job, clients.aftership if service == ServiceState.AFTERSHIP else clients.odoo)
         except Exception as exc:
-            outcome = _outcome_for_exception(exc)
+            outcome = outcome_for_exception(exc)
         if outcome.kind == "retry" and service == ServiceState.AFTERSHIP:
             outcome = replace(outcome, healthy=_aftership_healthy(clients))
         duration_ms = int((time.monotonic() - started) * 1000)
@@ -494,32 +315,20 @@ def job_execute(job: SyncJob, clients: _Clients) -> Outcome:
     return outcome
 
 
-def picking_syncs_execute(batch: list[SyncJob], clients: _Clients) -> None:
-    from .pull import picking_sync_run
-
+def jobs_batch_execute(kind: str, batch: list[SyncJob], clients: _Clients) -> None:
+    """Run a page of claimed jobs of a batch kind; an error the handler let through settles them all."""
+    service, handler = _BATCH_HANDLERS[kind]
     started_at = timezone.now()
     try:
-        picking_sync_run(clients.odoo, batch)
+        handler(clients.aftership if service == ServiceState.AFTERSHIP else clients.odoo, batch)
         return
     except Exception as exc:
-        outcome = _outcome_for_exception(exc)
+        outcome = outcome_for_exception(exc)
     for job in batch:
         with log_context(job_id=job.id, picking_id=job.picking_id):
             _apply(job, outcome)
             JobAttempt.objects.create(job=job, started_at=started_at, outcome=outcome.kind, error=outcome.message)
-            logger.warning("delivery read %s", outcome.kind, extra={"outcome": outcome.message})
-
-
-def _default_aftership():
-    from .clients import aftership_client
-
-    return aftership_client()
-
-
-def _default_odoo():
-    from .clients import odoo_client
-
-    return odoo_client()
+            logger.warning("%s %s", job.get_kind_display().lower(), outcome.kind, extra={"outcome": outcome.message})
 
 
 def _paused_services() -> set[str]:
@@ -530,8 +339,8 @@ def jobs_drain(
     *,
     budget_seconds: float | None = None,
     threads: int = 1,
-    aftership_factory: Callable = _default_aftership,
-    odoo_factory: Callable = _default_odoo,
+    aftership_factory: Callable = aftership_client,
+    odoo_factory: Callable = odoo_client,
     worker: str = WORKER_ID,
     on_job: Callable[[DrainStats], None] | None = None,
     stop: threading.Event | None = None,
@@ -559,7 +368,7 @@ def jobs_drain(
                         kinds=[JobKind.PICKING_SYNC], limit=settings.SYNC_PAGE_SIZE, worker=worker, due_by=due_by
                     )
                     if batch:
-                        picking_syncs_execute(batch, clients)
+                        jobs_batch_execute(JobKind.PICKING_SYNC, batch, clients)
                         with lock:
                             stats.count("picking_sync")
                             if on_job:
@@ -637,20 +446,6 @@ def _runnable(wanted: set[str], paused: set[str]) -> list[str]:
     if JobKind.WRITEBACK in wanted and ServiceState.ODOO not in paused:
         kinds.append(JobKind.WRITEBACK)
     return kinds
-
-
-def jobs_release_after_outage() -> int:
-    """AfterShip answers again: tracking jobs waiting out a backoff (or a credentials pause) go now.
-
-    Backoff spares a service that is down; once it is back, the rate limiter spaces the retries.
-    """
-    count = SyncJob.objects.filter(
-        kind=JobKind.CREATE_TRACKING, state=JobState.PENDING, next_attempt_at__gt=timezone.now()
-    ).update(next_attempt_at=timezone.now())
-    if count:
-        logger.warning("AfterShip answers again: retrying waiting trackings now", extra={"jobs": count})
-        transaction.on_commit(lambda: jobs_ring(count))
-    return count
 
 
 def jobs_recover_stale() -> int:

@@ -17,8 +17,9 @@ from .aftership import (
 )
 from .alerts import alert_logistics
 from .carriers import courier_forget, courier_list
-from .jobs import Outcome, job_handler
+from .jobs import job_handler
 from .models import CarrierMapping, JobKind, Shipment, SyncJob
+from .outcomes import Outcome
 from .status import status_for_tag
 
 logger = logging.getLogger(__name__)

@@ -13,8 +13,9 @@ from django.db import transaction
 from .audit import Actor, audit_record
 from .carriers import carrier_mapping_save
 from .inbound import event_reprocess
-from .jobs import job_enqueue_picking_sync, job_retry
+from .jobs import job_retry
 from .models import AuditAction, CarrierMapping, JobKind, JobState, Shipment, SyncJob, TrackingEvent
+from .queue import job_enqueue_picking_sync
 
 
 def jobs_retry(*, jobs: Iterable[SyncJob], actor: Actor, reason: str = "") -> int:

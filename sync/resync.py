@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 def _ring(resync_id: int) -> None:
-    from .jobs import doorbell_ring
+    from .queue import doorbell_ring
 
     try:
         doorbell_ring("sync.tasks.run_resync", resync_id, name=f"resync-{resync_id}")
@@ -81,8 +81,8 @@ def resync_run(*, resync_id: int) -> Resync | None:
     from django.conf import settings
 
     from .clients import odoo_client
-    from .jobs import jobs_ring
     from .pull import pull_selection
+    from .queue import jobs_ring
 
     started = timezone.now()
     if not Resync.objects.filter(pk=resync_id, state=ResyncState.QUEUED).update(

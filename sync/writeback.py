@@ -26,10 +26,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from . import jobs
 from .alerts import alert_admins
 from .carriers import courier_list_cached
-from .jobs import Outcome, job_handler
+from .jobs import job_handler, job_heartbeat
 from .models import JobKind, JobState, ServiceState, Shipment, ShipmentStatus, StatusChange, SyncJob
 from .odoo import (
     OdooAccessError,
@@ -41,6 +40,8 @@ from .odoo import (
     OdooTransientError,
 )
 from .odoo_fields import odoo_fields_existing, odoo_fields_forget
+from .outcomes import Outcome
+from .queue import job_build, jobs_create, jobs_ring
 from .status import status_words
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def writebacks_queue(*, shipment_ids) -> int:
     if not settings.ODOO_WRITEBACK or not shipment_ids:
         return 0
     due = Shipment.objects.filter(pk__in=list(shipment_ids), writeback_due_at__isnull=False)
-    return jobs.jobs_create([jobs.job_build(JobKind.WRITEBACK, shipment=shipment) for shipment in due])
+    return jobs_create([job_build(JobKind.WRITEBACK, shipment=shipment) for shipment in due])
 
 
 def writebacks_due(*, stale_after_seconds: float = 0) -> dict[int, SyncJob | None]:
@@ -109,9 +110,7 @@ def writebacks_ensure(*, stale_after_seconds: float = SWEEP_AFTER_SECONDS) -> in
     waiting = [pk for pk, job in due.items() if job is None or job.state == JobState.DONE]
     if not waiting:
         return 0
-    created = jobs.jobs_create(
-        [jobs.job_build(JobKind.WRITEBACK, shipment=s) for s in Shipment.objects.filter(pk__in=waiting)]
-    )
+    created = jobs_create([job_build(JobKind.WRITEBACK, shipment=s) for s in Shipment.objects.filter(pk__in=waiting)])
     if created and stale_after_seconds:
         logger.warning("write-backs queued by the sweep", extra={"jobs": created})
     return created
@@ -125,7 +124,7 @@ def writebacks_release() -> int:
     ).update(next_attempt_at=now)
     if count:
         logger.warning("Odoo answers again: waiting write-backs go now", extra={"jobs": count})
-        transaction.on_commit(lambda: jobs.jobs_ring(count))
+        transaction.on_commit(lambda: jobs_ring(count))
     return count
 
 
@@ -208,7 +207,7 @@ class _TakenOver(Exception):
 def _still_ours(job: SyncJob) -> None:
     # Checked before each call to Odoo, each shorter than the lease: a worker that lost the job stops
     # before it writes anything more.
-    if not jobs.job_heartbeat(job):
+    if not job_heartbeat(job):
         raise _TakenOver
 
 

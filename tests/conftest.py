@@ -52,13 +52,13 @@ def aftership(aftership_server, settings):
 def _fresh_cache():
     from django.core.cache import cache
 
-    from sync import jobs
+    from sync import queue
     from webhooks.security import screens_forget
 
     with contextlib.suppress(Exception):  # the cache table exists only once a database is set up
         cache.clear()
     screens_forget()  # what this process counted of each address went with the cache
-    jobs._open_batch.clear()  # a batch of pushes an earlier test opened is not in this test's database
+    queue._open_batch.clear()  # a batch of pushes an earlier test opened is not in this test's database
     yield
 
 
@@ -76,7 +76,7 @@ def carrier_mappings(db):
 def aftership_client_factory(aftership):
     """Clients as the workers make them, with a limiter of the test's own (fast, isolated)."""
     from sync.aftership import AfterShipClient
-    from sync.jobs import jobs_release_after_outage
+    from sync.queue import jobs_release_after_outage
     from sync.ratelimit import DatabaseBackend, RateLimiter
     from sync.usage import usage_record
 

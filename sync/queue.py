@@ -1,0 +1,170 @@
+"""Queueing work: SyncJob rows are the work, and django-q2 tasks only ring the doorbell.
+
+Services queue work with `jobs_create` (or `job_enqueue_picking_sync` for a delivery Odoo pushed); the
+doorbell rings once the rows are committed. A lost ring is harmless: the dispatcher rings for due work
+every minute. Running the jobs is `jobs`'s business.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
+
+from .models import OPEN_JOB_STATES, JobKind, JobState, Shipment, SyncJob
+
+logger = logging.getLogger(__name__)
+
+
+def job_build(
+    kind: str, *, shipment: Shipment | None = None, picking_id: int | None = None, payload: dict | None = None
+) -> SyncJob:
+    return SyncJob(
+        kind=kind,
+        shipment=shipment,
+        picking_id=picking_id if picking_id is not None else (shipment.picking_id if shipment else None),
+        payload=payload or {},
+    )
+
+
+def jobs_create(new_jobs: list[SyncJob]) -> int:
+    """Save jobs, skipping any whose shipment already has an open job of that kind; rings on commit."""
+    created = 0
+    for job in new_jobs:
+        try:
+            with transaction.atomic():
+                job.save()
+            created += 1
+        except IntegrityError:
+            continue
+    if created:
+        transaction.on_commit(lambda: jobs_ring(created))
+    return created
+
+
+def _write_soon(write: Callable[[], object]) -> None:
+    """Run `write` in a transaction that takes SQLite's write lock as soon as a worker lets go of it.
+
+    SQLite's own wait for a busy lock sleeps in growing steps (1, 2, 5, 10, 15, 20 ms...), so a webhook
+    behind a worker's 4 ms commit could wait 8; here it looks again every half millisecond. Other
+    databases lock rows, not the file: a plain transaction.
+    """
+    if connection.vendor != "sqlite":
+        with transaction.atomic():
+            write()
+        return
+    connection.ensure_connection()
+    deadline = time.monotonic() + 30
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                with transaction.atomic():
+                    write()
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.0005)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout = 30000")
+
+
+# The batch this process opened last: a push that can join it needs no query to find it.
+_open_batch: dict[str, datetime] = {}
+
+
+def picking_batch_due(*, min_delay: float) -> tuple[datetime, bool]:
+    """When the next batch of pushed deliveries is read, and whether this call opened that batch.
+
+    A read waits for Odoo to commit (it posts before), and every delivery pushed meanwhile joins it: a
+    batch is the pending reads due between `min_delay` from now and one settle delay from now.
+    """
+    now = timezone.now()
+    settle = timedelta(seconds=max(settings.SYNC_PUSH_SETTLE_SECONDS, min_delay))
+    known = _open_batch.get("due")
+    if known is not None and now + timedelta(seconds=min_delay) <= known <= now + settle:
+        return known, False
+    joined = (
+        SyncJob.objects.filter(
+            kind=JobKind.PICKING_SYNC,
+            state=JobState.PENDING,
+            next_attempt_at__gte=now + timedelta(seconds=min_delay),
+            next_attempt_at__lte=now + settle,
+        )
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    if joined:
+        return joined, False
+    _open_batch["due"] = now + settle
+    return now + settle, True
+
+
+def job_enqueue_picking_sync(picking_id: int) -> None:
+    """Queue a read of one delivery (Odoo told us it was validated), in the batch of pushes being gathered."""
+    # It joins a batch only if Odoo has a quarter of the settle delay left to commit before the read.
+    due, opened = picking_batch_due(min_delay=settings.SYNC_PUSH_SETTLE_SECONDS / 4)
+    try:
+        _write_soon(
+            lambda: SyncJob.objects.create(kind=JobKind.PICKING_SYNC, picking_id=picking_id, next_attempt_at=due)
+        )
+    except IntegrityError:
+        SyncJob.objects.filter(
+            kind=JobKind.PICKING_SYNC, picking_id=picking_id, shipment__isnull=True, state=JobState.PENDING
+        ).update(next_attempt_at=due)
+    if opened:  # one doorbell per batch: the drain it wakes waits for the batch to be due
+        transaction.on_commit(lambda: jobs_ring(1))
+
+
+_brokers: dict[int, object] = {}
+
+
+def doorbell_ring(func: str, *args, name: str) -> None:
+    """Queue a django-q2 task through this process's one broker connection (not a new one per ring)."""
+    from django_q.brokers import get_broker
+    from django_q.tasks import async_task
+
+    broker = _brokers.get(os.getpid())
+    if broker is None:
+        broker = _brokers[os.getpid()] = get_broker()
+    async_task(func, *args, task_name=name, group=name, broker=broker)
+
+
+def jobs_ring(count: int = 1) -> None:
+    """Wake up to SYNC_DRAIN_PARALLELISM drains. Losing a ring is harmless: the dispatcher rings again."""
+    for _ in range(max(1, min(count, settings.SYNC_DRAIN_PARALLELISM))):
+        try:
+            doorbell_ring("sync.tasks.drain_jobs", name="drain-jobs")
+        except Exception:
+            logger.exception("could not ring the job doorbell; the dispatcher will pick the jobs up")
+            return
+
+
+def jobs_cancel_open(shipment: Shipment) -> int:
+    return SyncJob.objects.filter(shipment=shipment, state__in=OPEN_JOB_STATES).update(
+        state=JobState.DONE, last_outcome="Cancelled: nothing left to do", finished_at=timezone.now()
+    )
+
+
+def jobs_release_after_outage() -> int:
+    """AfterShip answers again: tracking jobs waiting out a backoff (or a credentials pause) go now.
+
+    Backoff spares a service that is down; once it is back, the rate limiter spaces the retries.
+    """
+    count = SyncJob.objects.filter(
+        kind=JobKind.CREATE_TRACKING, state=JobState.PENDING, next_attempt_at__gt=timezone.now()
+    ).update(next_attempt_at=timezone.now())
+    if count:
+        logger.warning("AfterShip answers again: retrying waiting trackings now", extra={"jobs": count})
+        transaction.on_commit(lambda: jobs_ring(count))
+    return count
