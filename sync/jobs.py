@@ -115,12 +115,11 @@ def jobs_claim(
         ids = list(due.values_list("id", flat=True)[:limit])
         if not ids:
             return []
-        SyncJob.objects.filter(id__in=ids, state=JobState.PENDING).update(
-            state=JobState.RUNNING,
+        SyncJob.objects.filter(id__in=ids).move(
+            "claim",
             worker=worker,
             lease_until=now + timedelta(seconds=settings.SYNC_JOB_LEASE_SECONDS),
             attempts=F("attempts") + 1,
-            updated_at=now,
         )
     return list(
         SyncJob.objects.filter(id__in=ids, state=JobState.RUNNING, worker=worker).select_related(
@@ -146,43 +145,40 @@ def job_recheck_later(job: SyncJob, *, reason: str) -> None:
         _apply(job, Outcome.done(f"{reason} after {job.attempts} reads; the scheduled pull will take it in"))
 
 
-def _apply(job: SyncJob, outcome: Outcome, *, duration_ms: int = 0, count_attempt: bool = False) -> None:
+def _settle(job: SyncJob, outcome: Outcome, *, count_attempt: bool) -> tuple[str, dict]:
+    """The transition an outcome calls for, and the values it writes."""
     now = timezone.now()
-    job.last_latency_ms = duration_ms or job.last_latency_ms
-    job.lease_until = None
     if outcome.kind == "done":
-        job.state = JobState.DONE
-        job.last_outcome = outcome.message[:200]
-        job.last_error = ""
-        job.finished_at = now
-    elif outcome.kind == "fail":
-        job.state = JobState.FAILED
-        job.last_outcome = "Needs attention"
-        job.last_error = outcome.message
-        job.finished_at = now
-    elif outcome.kind == "wait":
-        job.state = JobState.PENDING
-        job.next_attempt_at = outcome.at or now
-        job.last_outcome = outcome.message[:200]
-        if not count_attempt:
-            job.attempts = max(job.attempts - 1, 0)
-    else:
-        next_at = outcome.at or now + timedelta(seconds=backoff_delay(job.attempts, healthy=outcome.healthy))
-        job.last_error = outcome.message
-        if next_at > job.expires_at:
-            job.state = JobState.DEAD
-            job.last_outcome = f"Gave up after {job.attempts} attempts"
-            job.finished_at = now
-        else:
-            job.state = JobState.PENDING
-            job.next_attempt_at = next_at
-            job.last_outcome = f"Attempt {job.attempts} failed; next try at {timezone.localtime(next_at):%H:%M:%S}"
-    # Only the worker that holds the job may finish it: one that outlived its lease finds the job handed
+        return "finish", {"last_outcome": outcome.message[:200], "last_error": "", "finished_at": now}
+    if outcome.kind == "fail":
+        return "fail", {"last_outcome": "Needs attention", "last_error": outcome.message, "finished_at": now}
+    if outcome.kind == "wait":  # no failure: the attempt it was claimed with is given back, unless counted
+        attempts = job.attempts if count_attempt else max(job.attempts - 1, 0)
+        return "reschedule", {
+            "next_attempt_at": outcome.at or now,
+            "last_outcome": outcome.message[:200],
+            "attempts": attempts,
+        }
+    next_at = outcome.at or now + timedelta(seconds=backoff_delay(job.attempts, healthy=outcome.healthy))
+    if next_at > job.expires_at:
+        return "give_up", {
+            "last_error": outcome.message,
+            "last_outcome": f"Gave up after {job.attempts} attempts",
+            "finished_at": now,
+        }
+    return "reschedule", {
+        "last_error": outcome.message,
+        "next_attempt_at": next_at,
+        "last_outcome": f"Attempt {job.attempts} failed; next try at {timezone.localtime(next_at):%H:%M:%S}",
+    }
+
+
+def _apply(job: SyncJob, outcome: Outcome, *, duration_ms: int = 0, count_attempt: bool = False) -> None:
+    transition, values = _settle(job, outcome, count_attempt=count_attempt)
+    # Only the worker that holds the job may settle it: one that outlived its lease finds the job handed
     # to another and drops its result (0 rows).
-    fields = ("state", "attempts", "next_attempt_at", "lease_until", "last_error", "last_outcome", "finished_at")
-    values = {name: getattr(job, name) for name in fields}
-    held = SyncJob.objects.filter(pk=job.pk, state=JobState.RUNNING, worker=job.worker)
-    if not held.update(**values, last_latency_ms=job.last_latency_ms, updated_at=now):
+    latency = duration_ms or job.last_latency_ms
+    if not job.move(transition, held=True, lease_until=None, last_latency_ms=latency, **values):
         job.lost = True
         logger.warning(
             "the job was handed to another worker meanwhile; this result is dropped", extra={"job_id": job.pk}
@@ -195,7 +191,7 @@ def _apply(job: SyncJob, outcome: Outcome, *, duration_ms: int = 0, count_attemp
 def job_heartbeat(job: SyncJob) -> bool:
     """Still this worker's job? Extends its lease if so (long work checks in between its steps)."""
     lease = timezone.now() + timedelta(seconds=settings.SYNC_JOB_LEASE_SECONDS)
-    return bool(SyncJob.objects.filter(pk=job.pk, state=JobState.RUNNING, worker=job.worker).update(lease_until=lease))
+    return job.move("heartbeat", held=True, lease_until=lease)
 
 
 def _alert_dead(job: SyncJob) -> None:
@@ -218,8 +214,8 @@ def job_retry(job: SyncJob, *, reason: str = "Retried from the admin") -> bool:
     now = timezone.now()
     try:
         with transaction.atomic():
-            updated = SyncJob.objects.filter(pk=job.pk, state__in=[JobState.FAILED, JobState.DEAD]).update(
-                state=JobState.PENDING,
+            updated = SyncJob.objects.filter(pk=job.pk).move(
+                "retry",
                 attempts=0,
                 next_attempt_at=now,
                 expires_at=now + timedelta(hours=settings.SYNC_JOB_EXPIRY_HOURS),
@@ -451,8 +447,8 @@ def _runnable(wanted: set[str], paused: set[str]) -> list[str]:
 def jobs_recover_stale() -> int:
     """Jobs whose worker died mid-run (lease expired) go back to the queue."""
     now = timezone.now()
-    count = SyncJob.objects.filter(state=JobState.RUNNING, lease_until__lt=now).update(
-        state=JobState.PENDING,
+    count = SyncJob.objects.filter(lease_until__lt=now).move(
+        "recover",
         next_attempt_at=now,
         worker="",
         lease_until=None,

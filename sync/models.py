@@ -380,6 +380,31 @@ class JobState(models.TextChoices):
 
 OPEN_JOB_STATES = (JobState.PENDING, JobState.RUNNING)
 
+# What may follow what: each transition of a job, the states it starts from, and the state it leads to.
+# Each is one conditional UPDATE (`SyncJobQuerySet.move`): 0 rows means the job was no longer in a state
+# the transition starts from (or, for its worker's transitions, no longer that worker's): someone else
+# moved it first, and the caller drops what it meant to write.
+JOB_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "claim": (frozenset({JobState.PENDING}), JobState.RUNNING),  # a worker takes a due job, under a lease
+    "heartbeat": (frozenset({JobState.RUNNING}), JobState.RUNNING),  # its worker extends the lease
+    "finish": (frozenset({JobState.RUNNING}), JobState.DONE),
+    "fail": (frozenset({JobState.RUNNING}), JobState.FAILED),  # an error a person must look at
+    "reschedule": (frozenset({JobState.RUNNING}), JobState.PENDING),  # retried after a delay, or waiting
+    "give_up": (frozenset({JobState.RUNNING}), JobState.DEAD),  # failing past its expiry
+    "recover": (frozenset({JobState.RUNNING}), JobState.PENDING),  # its worker stopped: back in the queue
+    "retry": (frozenset({JobState.FAILED, JobState.DEAD}), JobState.PENDING),  # a person starts it afresh
+    "hurry": (frozenset({JobState.PENDING}), JobState.PENDING),  # its service is back: due now
+    "cancel": (frozenset(OPEN_JOB_STATES), JobState.DONE),  # nothing left to do
+}
+
+
+class SyncJobQuerySet(models.QuerySet):
+    def move(self, transition: str, **values) -> int:
+        """Apply `transition` to the jobs of this queryset that are in a state it starts from, with
+        `values`; returns how many moved."""
+        starts, target = JOB_TRANSITIONS[transition]
+        return self.filter(state__in=starts).update(state=target, updated_at=timezone.now(), **values)
+
 
 def _default_expiry():
     return timezone.now() + timedelta(hours=settings.SYNC_JOB_EXPIRY_HOURS)
@@ -410,6 +435,8 @@ class SyncJob(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = SyncJobQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [
@@ -430,9 +457,6 @@ class SyncJob(models.Model):
             ),
         ]
 
-    # Set by the runner when the job was handed to another worker while this one still ran it.
-    lost = False
-
     def __str__(self) -> str:
         target = f"shipment {self.shipment_id}" if self.shipment_id else f"delivery {self.picking_id}"
         return f"{self.get_kind_display()} ({target})"
@@ -444,6 +468,24 @@ class SyncJob(models.Model):
     @property
     def can_retry(self) -> bool:
         return self.state in (JobState.FAILED, JobState.DEAD)
+
+    # Set by the runner when the job was handed to another worker while this one still ran it.
+    lost = False
+
+    def move(self, transition: str, *, held: bool = False, **values) -> bool:
+        """Apply `transition` to this job if it is still in a state the transition starts from (with
+        `held`, and still held by this object's worker); on success this object shows the new state and
+        `values`. False: another worker or a person moved the job first."""
+        rows = SyncJob.objects.filter(pk=self.pk)
+        if held:
+            rows = rows.filter(worker=self.worker)
+        if not rows.move(transition, **values):
+            return False
+        self.state = JOB_TRANSITIONS[transition][1]
+        for name, value in values.items():
+            if not hasattr(value, "resolve_expression"):
+                setattr(self, name, value)
+        return True
 
 
 class JobAttempt(models.Model):

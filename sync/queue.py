@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from .models import OPEN_JOB_STATES, JobKind, JobState, Shipment, SyncJob
+from .models import JobKind, JobState, Shipment, SyncJob
 
 logger = logging.getLogger(__name__)
 
@@ -151,8 +151,8 @@ def jobs_ring(count: int = 1) -> None:
 
 
 def jobs_cancel_open(shipment: Shipment) -> int:
-    return SyncJob.objects.filter(shipment=shipment, state__in=OPEN_JOB_STATES).update(
-        state=JobState.DONE, last_outcome="Cancelled: nothing left to do", finished_at=timezone.now()
+    return SyncJob.objects.filter(shipment=shipment).move(
+        "cancel", last_outcome="Cancelled: nothing left to do", finished_at=timezone.now()
     )
 
 
@@ -161,9 +161,9 @@ def jobs_release_after_outage() -> int:
 
     Backoff spares a service that is down; once it is back, the rate limiter spaces the retries.
     """
-    count = SyncJob.objects.filter(
-        kind=JobKind.CREATE_TRACKING, state=JobState.PENDING, next_attempt_at__gt=timezone.now()
-    ).update(next_attempt_at=timezone.now())
+    now = timezone.now()
+    waiting = SyncJob.objects.filter(kind=JobKind.CREATE_TRACKING, next_attempt_at__gt=now)
+    count = waiting.move("hurry", next_attempt_at=now)
     if count:
         logger.warning("AfterShip answers again: retrying waiting trackings now", extra={"jobs": count})
         transaction.on_commit(lambda: jobs_ring(count))

@@ -119,9 +119,9 @@ def writebacks_ensure(*, stale_after_seconds: float = SWEEP_AFTER_SECONDS) -> in
 def writebacks_release() -> int:
     """Odoo answers again: write-backs waiting out a backoff go now (the outage is over, not their fault)."""
     now = timezone.now()
-    count = SyncJob.objects.filter(
-        kind=JobKind.WRITEBACK, state=JobState.PENDING, attempts__gt=0, next_attempt_at__gt=now
-    ).update(next_attempt_at=now)
+    count = SyncJob.objects.filter(kind=JobKind.WRITEBACK, attempts__gt=0, next_attempt_at__gt=now).move(
+        "hurry", next_attempt_at=now
+    )
     if count:
         logger.warning("Odoo answers again: waiting write-backs go now", extra={"jobs": count})
         transaction.on_commit(lambda: jobs_ring(count))
