@@ -199,7 +199,7 @@ def events_ring() -> None:
     except Exception:
         logger.exception("the cache is not answering; ringing anyway")
     try:
-        doorbell_ring("sync.tasks.process_events", name="process-events")
+        doorbell_ring(task="sync.tasks.process_events", name="process-events")
     except Exception:
         logger.exception("could not queue event processing; the dispatcher will pick the events up")
 

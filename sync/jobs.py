@@ -129,18 +129,18 @@ def jobs_claim(
 
 
 # -- finishing ---------------------------------------------------------------------------------------
-def job_finish(job: SyncJob, *, outcome: str) -> None:
+def job_finish(*, job: SyncJob, outcome: str) -> None:
     _apply(job, Outcome.done(outcome))
 
 
-def job_recheck_later(job: SyncJob, *, reason: str) -> None:
+def job_recheck_later(*, job: SyncJob, reason: str) -> None:
     """A pushed delivery not visible as done yet: it joins a later batch, a few times, then is left to the pull."""
     delays = settings.SYNC_PUSH_RECHECK_SECONDS
     if job.attempts <= len(delays):
         at, opened = picking_batch_due(min_delay=delays[job.attempts - 1])
         _apply(job, Outcome.wait(f"{reason}; looking again", at), count_attempt=True)
         if opened:
-            transaction.on_commit(lambda: jobs_ring(1))
+            transaction.on_commit(lambda: jobs_ring())
     else:
         _apply(job, Outcome.done(f"{reason} after {job.attempts} reads; the scheduled pull will take it in"))
 
@@ -188,7 +188,7 @@ def _apply(job: SyncJob, outcome: Outcome, *, duration_ms: int = 0, count_attemp
         _alert_dead(job)
 
 
-def job_heartbeat(job: SyncJob) -> bool:
+def job_heartbeat(*, job: SyncJob) -> bool:
     """Still this worker's job? Extends its lease if so (long work checks in between its steps)."""
     lease = timezone.now() + timedelta(seconds=settings.SYNC_JOB_LEASE_SECONDS)
     return job.move("heartbeat", held=True, lease_until=lease)
@@ -207,7 +207,7 @@ def _alert_dead(job: SyncJob) -> None:
     )
 
 
-def job_retry(job: SyncJob, *, reason: str = "Retried from the admin") -> bool:
+def job_retry(*, job: SyncJob, reason: str = "Retried from the admin") -> bool:
     """Give a failed or dead job a fresh start (and its shipment a clean review flag)."""
     if not job.can_retry:
         return False
@@ -227,7 +227,7 @@ def job_retry(job: SyncJob, *, reason: str = "Retried from the admin") -> bool:
     except IntegrityError:
         return False  # another open job of this kind exists for the shipment; that one will do the work
     if updated:
-        transaction.on_commit(lambda: jobs_ring(1))
+        transaction.on_commit(lambda: jobs_ring())
     return bool(updated)
 
 
@@ -279,7 +279,7 @@ def _aftership_healthy(clients: _Clients) -> bool:
         return False
 
 
-def job_execute(job: SyncJob, clients: _Clients) -> Outcome:
+def job_execute(*, job: SyncJob, clients: _Clients) -> Outcome:
     """Run one claimed job and record the attempt."""
     started = time.monotonic()
     started_at = timezone.now()
@@ -311,16 +311,16 @@ def job_execute(job: SyncJob, clients: _Clients) -> Outcome:
     return outcome
 
 
-def jobs_batch_execute(kind: str, batch: list[SyncJob], clients: _Clients) -> None:
+def jobs_batch_execute(*, kind: str, jobs: list[SyncJob], clients: _Clients) -> None:
     """Run a page of claimed jobs of a batch kind; an error the handler let through settles them all."""
     service, handler = _BATCH_HANDLERS[kind]
     started_at = timezone.now()
     try:
-        handler(clients.aftership if service == ServiceState.AFTERSHIP else clients.odoo, batch)
+        handler(clients.aftership if service == ServiceState.AFTERSHIP else clients.odoo, jobs)
         return
     except Exception as exc:
         outcome = outcome_for_exception(exc)
-    for job in batch:
+    for job in jobs:
         with log_context(job_id=job.id, picking_id=job.picking_id):
             _apply(job, outcome)
             JobAttempt.objects.create(job=job, started_at=started_at, outcome=outcome.kind, error=outcome.message)
@@ -364,7 +364,7 @@ def jobs_drain(
                         kinds=[JobKind.PICKING_SYNC], limit=settings.SYNC_PAGE_SIZE, worker=worker, due_by=due_by
                     )
                     if batch:
-                        jobs_batch_execute(JobKind.PICKING_SYNC, batch, clients)
+                        jobs_batch_execute(kind=JobKind.PICKING_SYNC, jobs=batch, clients=clients)
                         with lock:
                             stats.count("picking_sync")
                             if on_job:
@@ -385,7 +385,7 @@ def jobs_drain(
                         break
                     time.sleep(min(held, max(deadline - time.monotonic(), 0)))
                     continue
-                outcome = job_execute(claimed[0], clients)
+                outcome = job_execute(job=claimed[0], clients=clients)
                 with lock:
                     stats.count(outcome.kind)
                     if on_job:
@@ -468,5 +468,5 @@ def jobs_dispatch() -> int:
         kinds.append(JobKind.PICKING_SYNC)
     due = SyncJob.objects.filter(state=JobState.PENDING, next_attempt_at__lte=timezone.now(), kind__in=kinds).count()
     if due:
-        jobs_ring(due)
+        jobs_ring(count=due)
     return due

@@ -183,7 +183,7 @@ def deliveries_intake(deliveries: list[Delivery], stats: PullStats | None = None
                     stats.needs_review += 1
                 elif shipment.status == ShipmentStatus.NEW:
                     new_jobs.append(_tracking_job(delivery, shipment, mapping))
-        stats.jobs_queued += jobs_create(new_jobs)
+        stats.jobs_queued += jobs_create(jobs=new_jobs)
         _retire_removed_numbers(picking_ids, existing, wanted)
     return stats
 
@@ -217,7 +217,7 @@ def _tracking_job(delivery: Delivery, shipment: Shipment, mapping: CarrierMappin
         send_email=allow_email,
         send_phone=allow_phone,
     )
-    return job_build(JobKind.CREATE_TRACKING, shipment=shipment, payload={"body": body})
+    return job_build(kind=JobKind.CREATE_TRACKING, shipment=shipment, payload={"body": body})
 
 
 def _retire_removed_numbers(picking_ids, existing, wanted) -> None:
@@ -229,7 +229,7 @@ def _retire_removed_numbers(picking_ids, existing, wanted) -> None:
         shipment.needs_review = False
         shipment.review_reason = "This tracking number was removed from the Odoo delivery."
         shipment.save(update_fields=["status", "needs_review", "review_reason", "updated_at"])
-        jobs_cancel_open(shipment)
+        jobs_cancel_open(shipment=shipment)
 
 
 def _changed(rows: list[dict]) -> list[int]:
@@ -437,7 +437,7 @@ def push_receive(payload: dict) -> int | None:
     picking_id = payload.get("_id", payload.get("id"))
     if isinstance(picking_id, bool) or not isinstance(picking_id, int) or picking_id <= 0:
         return None
-    job_enqueue_picking_sync(picking_id)
+    job_enqueue_picking_sync(picking_id=picking_id)
     return picking_id
 
 
@@ -458,11 +458,11 @@ def picking_sync_run(client: OdooClient, picking_jobs: list) -> None:
     for job in picking_jobs:
         row = rows.get(job.picking_id)
         if job.picking_id in ready_ids:
-            job_finish(job, outcome=f"delivery read; {stats.jobs_queued} tracking(s) queued")
+            job_finish(job=job, outcome=f"delivery read; {stats.jobs_queued} tracking(s) queued")
         elif row and row.get("picking_type_code") not in (None, "outgoing"):
-            job_finish(job, outcome="not an outgoing delivery; nothing to track")
+            job_finish(job=job, outcome="not an outgoing delivery; nothing to track")
         elif row and row.get("state") == "done" and not row.get("carrier_tracking_ref"):
-            job_finish(job, outcome="validated without a tracking number; nothing to track yet")
+            job_finish(job=job, outcome="validated without a tracking number; nothing to track yet")
         else:
             state = row.get("state") if row else "not visible yet"
-            job_recheck_later(job, reason=f"delivery is {state} in Odoo")
+            job_recheck_later(job=job, reason=f"delivery is {state} in Odoo")

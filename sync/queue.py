@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 def job_build(
-    kind: str, *, shipment: Shipment | None = None, picking_id: int | None = None, payload: dict | None = None
+    *, kind: str, shipment: Shipment | None = None, picking_id: int | None = None, payload: dict | None = None
 ) -> SyncJob:
     return SyncJob(
         kind=kind,
@@ -33,10 +33,10 @@ def job_build(
     )
 
 
-def jobs_create(new_jobs: list[SyncJob]) -> int:
+def jobs_create(*, jobs: list[SyncJob]) -> int:
     """Save jobs, skipping any whose shipment already has an open job of that kind; rings on commit."""
     created = 0
-    for job in new_jobs:
+    for job in jobs:
         try:
             with transaction.atomic():
                 job.save()
@@ -44,7 +44,7 @@ def jobs_create(new_jobs: list[SyncJob]) -> int:
         except IntegrityError:
             continue
     if created:
-        transaction.on_commit(lambda: jobs_ring(created))
+        transaction.on_commit(lambda: jobs_ring(count=created))
     return created
 
 
@@ -110,7 +110,7 @@ def picking_batch_due(*, min_delay: float) -> tuple[datetime, bool]:
     return now + settle, True
 
 
-def job_enqueue_picking_sync(picking_id: int) -> None:
+def job_enqueue_picking_sync(*, picking_id: int) -> None:
     """Queue a read of one delivery (Odoo told us it was validated), in the batch of pushes being gathered."""
     # It joins a batch only if Odoo has a quarter of the settle delay left to commit before the read.
     due, opened = picking_batch_due(min_delay=settings.SYNC_PUSH_SETTLE_SECONDS / 4)
@@ -123,13 +123,13 @@ def job_enqueue_picking_sync(picking_id: int) -> None:
             kind=JobKind.PICKING_SYNC, picking_id=picking_id, shipment__isnull=True, state=JobState.PENDING
         ).update(next_attempt_at=due)
     if opened:  # one doorbell per batch: the drain it wakes waits for the batch to be due
-        transaction.on_commit(lambda: jobs_ring(1))
+        transaction.on_commit(lambda: jobs_ring())
 
 
 _brokers: dict[int, object] = {}
 
 
-def doorbell_ring(func: str, *args, name: str) -> None:
+def doorbell_ring(*, task: str, args: tuple = (), name: str) -> None:
     """Queue a django-q2 task through this process's one broker connection (not a new one per ring)."""
     from django_q.brokers import get_broker
     from django_q.tasks import async_task
@@ -137,20 +137,20 @@ def doorbell_ring(func: str, *args, name: str) -> None:
     broker = _brokers.get(os.getpid())
     if broker is None:
         broker = _brokers[os.getpid()] = get_broker()
-    async_task(func, *args, task_name=name, group=name, broker=broker)
+    async_task(task, *args, task_name=name, group=name, broker=broker)
 
 
-def jobs_ring(count: int = 1) -> None:
+def jobs_ring(*, count: int = 1) -> None:
     """Wake up to SYNC_DRAIN_PARALLELISM drains. Losing a ring is harmless: the dispatcher rings again."""
     for _ in range(max(1, min(count, settings.SYNC_DRAIN_PARALLELISM))):
         try:
-            doorbell_ring("sync.tasks.drain_jobs", name="drain-jobs")
+            doorbell_ring(task="sync.tasks.drain_jobs", name="drain-jobs")
         except Exception:
             logger.exception("could not ring the job doorbell; the dispatcher will pick the jobs up")
             return
 
 
-def jobs_cancel_open(shipment: Shipment) -> int:
+def jobs_cancel_open(*, shipment: Shipment) -> int:
     return SyncJob.objects.filter(shipment=shipment).move(
         "cancel", last_outcome="Cancelled: nothing left to do", finished_at=timezone.now()
     )
@@ -166,5 +166,5 @@ def jobs_release_after_outage() -> int:
     count = waiting.move("hurry", next_attempt_at=now)
     if count:
         logger.warning("AfterShip answers again: retrying waiting trackings now", extra={"jobs": count})
-        transaction.on_commit(lambda: jobs_ring(count))
+        transaction.on_commit(lambda: jobs_ring(count=count))
     return count

@@ -24,7 +24,7 @@ def jobs_retry(*, jobs: Iterable[SyncJob], actor: Actor, reason: str = "") -> in
     for job in jobs:
         before = {"state": job.state, "attempts": job.attempts, "last_error": job.last_error[:300]}
         with transaction.atomic():
-            if not job_retry(job, reason=reason or f"Retried by {actor}"):
+            if not job_retry(job=job, reason=reason or f"Retried by {actor}"):
                 continue
             audit_record(
                 actor=actor,
@@ -107,7 +107,7 @@ def shipments_resync(*, shipments: Iterable[Shipment], actor: Actor) -> int:
         deliveries.setdefault(shipment.picking_id, shipment.picking_name)
     for picking_id, name in sorted(deliveries.items()):
         with transaction.atomic():
-            job_enqueue_picking_sync(picking_id)
+            job_enqueue_picking_sync(picking_id=picking_id)
             audit_record(
                 actor=actor,
                 action=AuditAction.RESYNC,

@@ -20,7 +20,7 @@ def _ring(resync_id: int) -> None:
     from .queue import doorbell_ring
 
     try:
-        doorbell_ring("sync.tasks.run_resync", resync_id, name=f"resync-{resync_id}")
+        doorbell_ring(task="sync.tasks.run_resync", args=(resync_id,), name=f"resync-{resync_id}")
     except Exception:  # the dispatcher rings again within a minute
         logger.exception("could not queue the resync", extra={"resync_id": resync_id})
 
@@ -129,5 +129,5 @@ def resync_run(*, resync_id: int) -> Resync | None:
     elif mine.update(state=ResyncState.QUEUED, position=stats.position, **figures):
         transaction.on_commit(lambda: _ring(resync_id))
     if stats.jobs_queued:
-        jobs_ring(1)
+        jobs_ring()
     return Resync.objects.get(pk=resync_id)

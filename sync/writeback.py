@@ -71,7 +71,7 @@ def writebacks_queue(*, shipment_ids) -> int:
     if not settings.ODOO_WRITEBACK or not shipment_ids:
         return 0
     due = Shipment.objects.filter(pk__in=list(shipment_ids), writeback_due_at__isnull=False)
-    return jobs_create([job_build(JobKind.WRITEBACK, shipment=shipment) for shipment in due])
+    return jobs_create(jobs=[job_build(kind=JobKind.WRITEBACK, shipment=shipment) for shipment in due])
 
 
 def writebacks_due(*, stale_after_seconds: float = 0) -> dict[int, SyncJob | None]:
@@ -110,7 +110,9 @@ def writebacks_ensure(*, stale_after_seconds: float = SWEEP_AFTER_SECONDS) -> in
     waiting = [pk for pk, job in due.items() if job is None or job.state == JobState.DONE]
     if not waiting:
         return 0
-    created = jobs_create([job_build(JobKind.WRITEBACK, shipment=s) for s in Shipment.objects.filter(pk__in=waiting)])
+    created = jobs_create(
+        jobs=[job_build(kind=JobKind.WRITEBACK, shipment=s) for s in Shipment.objects.filter(pk__in=waiting)]
+    )
     if created and stale_after_seconds:
         logger.warning("write-backs queued by the sweep", extra={"jobs": created})
     return created
@@ -124,7 +126,7 @@ def writebacks_release() -> int:
     )
     if count:
         logger.warning("Odoo answers again: waiting write-backs go now", extra={"jobs": count})
-        transaction.on_commit(lambda: jobs_ring(count))
+        transaction.on_commit(lambda: jobs_ring(count=count))
     return count
 
 
@@ -207,7 +209,7 @@ class _TakenOver(Exception):
 def _still_ours(job: SyncJob) -> None:
     # Checked before each call to Odoo, each shorter than the lease: a worker that lost the job stops
     # before it writes anything more.
-    if not job_heartbeat(job):
+    if not job_heartbeat(job=job):
         raise _TakenOver
 
 
