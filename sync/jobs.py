@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 # A bucket booked further ahead than this is held (429 or open circuit), not merely busy.
 HELD_SECONDS = 2.0
+# How stale a drain's view of paused services and of due delivery reads may be while its jobs succeed.
+CHECK_SECONDS = 0.5
 
 
 # -- handlers ----------------------------------------------------------------------------------------
@@ -106,26 +108,30 @@ def jobs_claim(
         return []
     now = timezone.now()
     cutoff = min(now, due_by) if due_by else now
+    lease = now + timedelta(seconds=settings.SYNC_JOB_LEASE_SECONDS)
     with transaction.atomic():
         due = SyncJob.objects.filter(state=JobState.PENDING, next_attempt_at__lte=cutoff, kind__in=kinds).order_by(
             "next_attempt_at", "id"
         )
         if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("id", flat=True)[:limit])
-        if not ids:
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        # The rows with what the handlers need, read once (locked on PostgreSQL, under SQLite's write lock).
+        claimed = list(due.select_related("shipment", "shipment__carrier")[:limit])
+        if not claimed:
             return []
-        SyncJob.objects.filter(id__in=ids).move(
-            "claim",
-            worker=worker,
-            lease_until=now + timedelta(seconds=settings.SYNC_JOB_LEASE_SECONDS),
-            attempts=F("attempts") + 1,
+        moved = SyncJob.objects.filter(id__in=[job.id for job in claimed]).move(
+            "claim", worker=worker, lease_until=lease, attempts=F("attempts") + 1
         )
-    return list(
-        SyncJob.objects.filter(id__in=ids, state=JobState.RUNNING, worker=worker).select_related(
-            "shipment", "shipment__carrier"
-        )
-    )
+        if moved != len(claimed):  # cannot happen while the rows are locked; if it did, take only what moved
+            ids = [job.id for job in claimed]
+            return list(
+                SyncJob.objects.filter(
+                    id__in=ids, state=JobState.RUNNING, worker=worker, lease_until=lease
+                ).select_related("shipment", "shipment__carrier")
+            )
+    for job in claimed:
+        job.state, job.worker, job.lease_until, job.attempts = JobState.RUNNING, worker, lease, job.attempts + 1
+    return claimed
 
 
 # -- finishing ---------------------------------------------------------------------------------------
@@ -356,14 +362,28 @@ def jobs_drain(
 
     def loop(in_thread: bool, worker: str) -> None:
         clients = _Clients(aftership_factory, odoo_factory)
+        # Read again at most every CHECK_SECONDS while jobs succeed (a query each per job otherwise): the
+        # paused services (at once after any other outcome), and whether deliveries are due to be read.
+        paused, paused_read_at, pickings_read_at = set(), float("-inf"), float("-inf")
+        outcome = None
         try:
             while time.monotonic() < deadline and not (stop and stop.is_set()):
-                paused = _paused_services()
-                if ServiceState.ODOO not in paused and JobKind.PICKING_SYNC in wanted:
+                pickings_checked = False
+                if outcome is None or outcome.kind != "done" or time.monotonic() - paused_read_at >= CHECK_SECONDS:
+                    paused, paused_read_at = _paused_services(), time.monotonic()
+                if (
+                    ServiceState.ODOO not in paused
+                    and JobKind.PICKING_SYNC in wanted
+                    and time.monotonic() - pickings_read_at >= CHECK_SECONDS
+                ):
                     batch = jobs_claim(
                         kinds=[JobKind.PICKING_SYNC], limit=settings.SYNC_PAGE_SIZE, worker=worker, due_by=due_by
                     )
-                    if batch:
+                    pickings_checked = True
+                    if not batch:
+                        pickings_read_at = time.monotonic()
+                    else:
+                        outcome = None
                         jobs_batch_execute(kind=JobKind.PICKING_SYNC, jobs=batch, clients=clients)
                         with lock:
                             stats.count("picking_sync")
@@ -372,7 +392,11 @@ def jobs_drain(
                         continue
                 claimed = jobs_claim(kinds=_runnable(wanted, paused), limit=1, worker=worker, due_by=due_by)
                 if not claimed:
+                    if not pickings_checked and ServiceState.ODOO not in paused and JobKind.PICKING_SYNC in wanted:
+                        pickings_read_at = float("-inf")  # nothing else to do: look at the deliveries first
+                        continue
                     if not once and _wait_for_batch(wanted, paused, deadline, stop):
+                        pickings_read_at = float("-inf")
                         continue
                     break
                 if (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from .aftership import (
@@ -142,15 +143,17 @@ def _needs_review(shipment: Shipment, reason: str, *, notify: bool) -> Outcome:
 
 
 def _link(shipment: Shipment, tracking: dict) -> None:
-    """Remember the tracking; its status only if no webhook has brought newer news meanwhile."""
-    shipment.aftership_id = tracking.get("id") or ""
-    shipment.slug = tracking.get("slug") or shipment.slug
-    shipment.tracked_at = timezone.now()
+    """Remember the tracking, and its status unless a webhook has brought newer news meanwhile: one UPDATE."""
     link = tracking.get("courier_tracking_link") or tracking.get("aftership_tracking_url") or ""
-    shipment.tracking_url = link[:500]
-    shipment.clear_review()
-    linked = ["aftership_id", "slug", "tracked_at", "tracking_url", "needs_review", "review_reason", "updated_at"]
-    shipment.save(update_fields=linked)
+    linked = {
+        "aftership_id": tracking.get("id") or "",
+        "slug": tracking.get("slug") or shipment.slug,
+        "tracked_at": timezone.now(),
+        "tracking_url": link[:500],
+        "needs_review": False,
+        "review_reason": "",
+        "updated_at": timezone.now(),
+    }
     tag = tracking.get("tag") or ""
     news = {
         "tag": tag,
@@ -158,6 +161,11 @@ def _link(shipment: Shipment, tracking: dict) -> None:
         "subtag_message": (tracking.get("subtag_message") or "")[:200],
         "status": status_for_tag(tag),
     }
-    if Shipment.objects.filter(pk=shipment.pk, news_at__isnull=True).update(**news):
+    # The news only where the row has none yet (decided by the database, not by this possibly stale object).
+    guarded = {name: Case(When(news_at__isnull=True, then=Value(v)), default=F(name)) for name, v in news.items()}
+    Shipment.objects.filter(pk=shipment.pk).update(**linked, **guarded)
+    for name, value in linked.items():
+        setattr(shipment, name, value)
+    if shipment.news_at is None:
         for name, value in news.items():
             setattr(shipment, name, value)

@@ -383,3 +383,28 @@ def test_a_parcel_in_review_whose_carrier_is_switched_off_leaves_the_review_list
 
     shipment = Shipment.objects.get()
     assert (shipment.status, shipment.needs_review) == (ShipmentStatus.IGNORED, False)
+
+
+def test_a_tracking_job_costs_at_most_eight_queries(aftership, aftership_client_factory, carrier_mappings):
+    """Counted on the database the jobs live in; the rate limiter and the cache are Redis in production."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sync.ratelimit import DatabaseBackend, RateLimiter
+
+    deliveries_intake([delivery(20 + i, f"48151623{i:02d}", carrier_id=4) for i in range(10)])
+
+    def clients():
+        limiter = RateLimiter(DatabaseBackend(), rates={"default": 1000}, headroom=1.0, breaker_threshold=100)
+        return aftership_client_factory(limiter=limiter)
+
+    with CaptureQueriesContext(connection) as queries:
+        stats = drain(clients, once=True)
+
+    job_queries = [
+        q["sql"]
+        for q in queries.captured_queries
+        if not any(table in q["sql"] for table in ("sync_ratelimitslot", "portal_cache", "SAVEPOINT"))
+    ]
+    assert stats.outcomes == {"done": 10}
+    assert len(job_queries) / stats.ran <= 8, "\n".join(job_queries)
