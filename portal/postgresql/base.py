@@ -20,8 +20,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
     _known_good_at = float("-inf")
 
     def close_if_unusable_or_obsolete(self):
-        # Called as each request starts and ends: a connection still open and free of errors here was good.
-        clean = self.connection is not None and not self.errors_occurred
+        # Called as each request (or django-q2 task) starts and ends. `health_check_done` is set by the
+        # first query since the last call: a connection that ran a query since, free of errors, was good.
+        clean = self.connection is not None and not self.errors_occurred and self.health_check_done
         super().close_if_unusable_or_obsolete()
         if clean and self.connection is not None:
             self._known_good_at = time.monotonic()
