@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -125,7 +126,7 @@ def _rate_key(scope: str, address: str, window: int) -> str:
 
 @dataclass(frozen=True)
 class Screen:
-    """What the cache says of a caller: blocked or not, and this request's number in its rate window."""
+    """What this process knows of a caller: blocked or not, and this request's number in its rate window."""
 
     blocked: bool
     count: int
@@ -155,15 +156,18 @@ class _Screens:
     A round trip to Redis for every request cost more than the rest of the intake together, so each
     process keeps a tally per address and exchanges it with the cache (adds what it counted, reads the
     total and the block flag back, in one round trip) once a second, or sooner once it has counted a
-    fiftieth of the limit. A block started here applies here at once; one started or lifted elsewhere
-    applies within a second. Across N processes the rate may run over by what they count between two
-    exchanges: at most a fiftieth of the limit each.
+    fiftieth of the limit. An address's first request in a window, and every request until a first
+    exchange has answered, asks the cache itself. A block started here applies here at once; one started
+    or lifted elsewhere applies within a second. Across N processes the rate may run over by what they
+    count between two exchanges: at most a fiftieth of the limit each. At most _SCREENS_KEPT addresses
+    are remembered (the least recently seen are forgotten first), so a flood from many addresses costs
+    bounded memory and no sweep.
     """
 
     def __init__(self, *, clock=time.monotonic, wall=time.time) -> None:
         self._clock, self._wall = clock, wall
         self._lock = threading.Lock()
-        self._tallies: dict[tuple[str, str], _Tally] = {}
+        self._tallies: OrderedDict[tuple[str, str], _Tally] = OrderedDict()
         self._pid = os.getpid()
 
     def forget(self) -> None:
@@ -180,17 +184,20 @@ class _Screens:
         limit, duration = _rate(scope)
         window = int(self._wall() // duration)
         clock = self._clock()
+        key = (scope, address)
         with self._lock:
             if self._pid != os.getpid():  # forked: the parent's tallies are not this process's
-                self._pid, self._tallies = os.getpid(), {}
-            tally = self._tallies.get((scope, address))
+                self._pid, self._tallies = os.getpid(), OrderedDict()
+            tally = self._tallies.get(key)
             if tally is None or tally.window != window:
-                if len(self._tallies) >= _SCREENS_KEPT:
-                    self._tallies = {k: t for k, t in self._tallies.items() if t.window == window}
-                tally = self._tallies[(scope, address)] = _Tally(window, blocked=bool(tally and tally.blocked))
+                tally = self._tallies[key] = _Tally(window, blocked=bool(tally and tally.blocked))
+                if len(self._tallies) > _SCREENS_KEPT:
+                    self._tallies.popitem(last=False)
+            self._tallies.move_to_end(key)
             tally.pending += 1
+            first = tally.synced_at == float("-inf")  # nothing read yet: the block flag is unknown
             due = clock - tally.synced_at >= SCREEN_SYNC_SECONDS or tally.pending >= max(1, limit // SCREEN_SYNC_SHARE)
-            if tally.syncing or not due:
+            if not first and (tally.syncing or not due):
                 return Screen(tally.blocked, tally.shared + tally.pending)
             tally.syncing, sending, tally.pending = True, tally.pending, 0
         try:
@@ -205,7 +212,8 @@ class _Screens:
             return Screen(False, 0)
         with self._lock:
             tally.syncing, tally.synced_at = False, clock
-            tally.shared, tally.blocked = shared, bool(address) and blocked
+            # Exchanges may answer out of order; the counter only grows within its window.
+            tally.shared, tally.blocked = max(tally.shared, shared), bool(address) and blocked
             return Screen(tally.blocked, tally.shared + tally.pending)
 
 
@@ -235,8 +243,9 @@ _screens = _Screens()
 def address_screen(*, address: str, scope: str) -> Screen:
     """Whether the address is blocked, and this request's number in its rate window (every request to an
     endpoint is counted, refused or not; only authenticated ones can be throttled). Mostly decided in the
-    process, with a round trip to the cache about once a second per address (`_Screens`). When the cache
-    does not answer, nobody is blocked or throttled: the token and signature still decide."""
+    process, with a round trip to the cache about once a second per address (`_Screens`). A request whose
+    exchange with the cache fails is neither blocked nor throttled (the token and signature still
+    decide); the others go on with what the process last read."""
     return _screens.screen(address=address, scope=scope)
 
 
@@ -246,11 +255,11 @@ def screens_forget() -> None:
 
 
 class AddressRateThrottle(BaseThrottle):
-    """WEBHOOK_THROTTLE_RATE per client address, counted in fixed windows in the shared cache.
+    """WEBHOOK_THROTTLE_RATE per client address, counted in fixed windows shared through the cache.
 
-    One counter increment a request (DRF's own throttles keep a list of every request's time, which
-    at thousands a minute costs more than the webhook itself). The intake counts the request while it
-    checks the block (`address_screen`, one round trip); the throttle then only compares.
+    A count per request, not DRF's list of every request's time (which at thousands a minute costs more
+    than the webhook itself). The intake counts the request while it checks the block
+    (`address_screen`, which tells the cache about once a second); the throttle then only compares.
     """
 
     def allow_request(self, request, view) -> bool:

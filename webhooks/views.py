@@ -3,8 +3,9 @@
 Both endpoints refuse, in this order and each without reading more than it must:
 1. a body over WEBHOOK_MAX_BODY_BYTES: 413, from Content-Length before reading (and while reading a
    chunked body);
-2. a blocked address: 403, from the cache, with no body read and nothing written to the database (the
-   same round trip to the cache counts the request against the rate of step 5, whatever its outcome);
+2. a blocked address: 403, from the process's view of the cache's block list, with no body read and
+   nothing written to the database (the same look counts the request against the rate of step 5,
+   whatever its outcome; `security.address_screen`);
 3. an address outside WEBHOOK_IP_ALLOWLIST: 403;
 4. a wrong URL token, then (AfterShip) a missing or wrong signature: 401;
 5. more than WEBHOOK_THROTTLE_RATE from one address: 429 with Retry-After.

@@ -395,10 +395,37 @@ def test_a_process_exchanges_its_tally_with_redis_about_once_a_second(monkeypatc
 
 @pytest.mark.redis
 def test_a_small_rate_is_counted_exactly_and_a_block_started_here_applies_at_once(settings):
-    from webhooks.security import address_block_start, address_screen
+    from webhooks.security import _Screens, address_block_start, address_screen
 
     settings.WEBHOOK_THROTTLE_RATE = "30/min"  # every request is told to the cache (30 // 50 < 1)
-    screens = [address_screen(address="198.51.100.8", scope="aftership") for _ in range(3)]
-    assert [(s.blocked, s.count) for s in screens] == [(False, 1), (False, 2), (False, 3)]
+    screens = _Screens(wall=lambda: 1_800_000_000.0)  # a fixed minute
+    counts = [screens.screen(address="198.51.100.8", scope="aftership") for _ in range(3)]
+    assert [(s.blocked, s.count) for s in counts] == [(False, 1), (False, 2), (False, 3)]
     address_block_start("198.51.100.8")
     assert address_screen(address="198.51.100.8", scope="aftership").blocked
+
+
+def test_a_flood_from_many_addresses_keeps_a_bounded_tally_forgetting_the_least_recent(monkeypatch):
+    from webhooks import security
+
+    monkeypatch.setattr(security, "_SCREENS_KEPT", 3)
+    screens = security._Screens()
+    for address in ("192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.1", "192.0.2.4"):
+        screens.screen(address=address, scope="aftership")
+
+    assert [address for _, address in screens._tallies] == ["192.0.2.3", "192.0.2.1", "192.0.2.4"]
+
+
+def test_until_a_first_exchange_answers_every_request_asks_the_cache(monkeypatch):
+    from webhooks import security
+
+    asked = []
+    monkeypatch.setattr(security, "_exchange", lambda **kwargs: asked.append(kwargs["add"]) or (True, len(asked)))
+    screens = security._Screens(clock=lambda: 100.0)
+    tally_key = ("aftership", "203.0.113.9")
+    screens.screen(address="203.0.113.9", scope="aftership")
+    assert asked == [1]
+    screens._tallies[tally_key].synced_at = float("-inf")  # as if that exchange were still under way ...
+    screens._tallies[tally_key].syncing = True
+    assert screens.screen(address="203.0.113.9", scope="aftership").blocked  # ... the next asks, and learns
+    assert asked == [1, 1]
