@@ -26,22 +26,23 @@ logger = logging.getLogger(__name__)
 GROUP_MAX = 100
 
 
-def event_store(event: TrackingEvent) -> None:
+def event_store(*, event: TrackingEvent) -> None:
     """INSERT the event (its `pk` set) with what other threads of this process store at the same moment;
     inside a caller's transaction, on its own in that transaction. Raises what the database raised."""
     if transaction.get_connection().in_atomic_block or not _group.store(event):
-        events_insert([event])
+        events_insert(events=[event])
 
 
-def events_insert(events: list[TrackingEvent]) -> None:
+def events_insert(*, events: list[TrackingEvent]) -> None:
     """One INSERT for these events, as `save(force_insert=True)` would write each, without the ORM's
     query compiler (at thousands of webhooks a second, building the statement cost more than running it)."""
     connection = transaction.get_connection()
     returning = connection.features.can_return_columns_from_insert or len(events) > 1
     sql, fields = _insert_statement(len(events), returning=returning)
-    values = [field.get_db_prep_save(getattr(event, field.attname), connection) for event in events for field in fields]
+    values = [field.get_db_prep_save(field.pre_save(event, True), connection) for event in events for field in fields]
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        # Query logs and execute wrappers (tests, benchmarks) see only Django's cursor: use it for them.
+        if connection.vendor == "postgresql" and not (connection.queries_logged or connection.execute_wrappers):
             # Parameters bound on the server: the body travels as bytes, not as escaped text in the SQL.
             import psycopg
 
@@ -103,7 +104,7 @@ class _Group:
             group, self._queue = self._queue[:GROUP_MAX], self._queue[GROUP_MAX:]
         role = "alone"
         try:
-            events_insert([waiting.event for waiting in group])
+            events_insert(events=[waiting.event for waiting in group])
             role = "stored"
         except Exception:
             if len(group) == 1:

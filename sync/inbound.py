@@ -129,7 +129,7 @@ def event_insert(*, event: TrackingEvent) -> None:
         # One INSERT in autocommit (a savepoint only inside a caller's transaction, which a failure
         # would otherwise leave aborted on PostgreSQL).
         with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
-            event_store(event)
+            event_store(event=event)
     except DatabaseError as exc:
         event.pk = None
         for name in ("kind", "event_id", "tracking_number", "slug", "tag"):
@@ -213,9 +213,9 @@ class _Ringer:
     webhook of a burst never waits for the dispatcher.
     """
 
-    def __init__(self, *, ring=None, clock=time.monotonic) -> None:
+    def __init__(self, *, ring=None, clock=time.monotonic, timer=threading.Timer) -> None:
         self._ring = ring or (lambda: events_ring())  # looked up at each ring
-        self._clock = clock
+        self._clock, self._timer = clock, timer
         self._lock = threading.Lock()
         self._quiet_until = float("-inf")
         self._booked: threading.Timer | None = None
@@ -235,7 +235,9 @@ class _Ringer:
                 self._quiet_until = now + interval
                 decision = "rung"
             elif self._booked is None:
-                self._booked = threading.Timer(self._quiet_until - now, self._ring_booked)
+                # A daemon thread: a ring booked when the process stops is lost, and the dispatcher rings
+                # within a minute instead.
+                self._booked = self._timer(self._quiet_until - now, self._ring_booked)
                 self._booked.daemon = True
                 self._booked.start()
                 decision = "booked"

@@ -392,6 +392,9 @@ def jobs_drain(
                         continue
                 claimed = jobs_claim(kinds=_runnable(wanted, paused), limit=1, worker=worker, due_by=due_by)
                 if not claimed:
+                    if paused and time.monotonic() > paused_read_at and _paused_services() != paused:
+                        paused_read_at = float("-inf")  # a service resumed meanwhile: its jobs may be due
+                        continue
                     if not pickings_checked and ServiceState.ODOO not in paused and JobKind.PICKING_SYNC in wanted:
                         pickings_read_at = float("-inf")  # nothing else to do: look at the deliveries first
                         continue

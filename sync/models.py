@@ -210,7 +210,7 @@ class Shipment(models.Model):
         self.needs_review = False
         self.review_reason = ""
 
-    def untracked_by_carrier(self, mapping: CarrierMapping | None) -> bool:
+    def ignore_if_carrier_off(self, mapping: CarrierMapping | None) -> bool:
         """The one rule for a carrier switched off in its mapping: its parcels are not tracked, on purpose,
         so nothing is left for a person to review. Marks (and saves) this parcel so when `mapping`, its
         carrier's, is off; True when it is off, whether or not the parcel was already marked."""

@@ -33,7 +33,7 @@ def tracking_create(job: SyncJob, client: AfterShipClient) -> Outcome:
     if shipment.is_tracked:
         return Outcome.done(f"Already tracked in AfterShip ({shipment.aftership_id})")
     mapping = shipment.carrier
-    if shipment.untracked_by_carrier(mapping):
+    if shipment.ignore_if_carrier_off(mapping):
         return Outcome.done("Carrier not tracked; nothing sent")
 
     body = dict(job.payload.get("body") or {})

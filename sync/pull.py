@@ -177,7 +177,7 @@ def deliveries_intake(deliveries: list[Delivery], stats: PullStats | None = None
                 shipment = existing[(delivery.picking_id, number)]
                 if shipment.is_tracked:
                     stats.already_tracked += 1
-                elif shipment.untracked_by_carrier(mapping):
+                elif shipment.ignore_if_carrier_off(mapping):
                     stats.ignored += 1
                 elif shipment.needs_review:
                     stats.needs_review += 1

@@ -22,20 +22,21 @@ def _event(number: int) -> TrackingEvent:
     return event_build(body=body, headers={}, remote_addr="192.0.2.1", signature="valid")
 
 
-def _store_at_once(events, monkeypatch, *, fail_group: bool = False):
-    """Store `events` from one thread each; the first INSERT waits until all the others are queued, so
+def _store_at_once(stored, monkeypatch, *, fail_group: bool = False):
+    """Store `stored` from one thread each; the first INSERT waits until all the others are queued, so
     what is grouped is decided, not left to the scheduler."""
     statements = []
     original = event_store.events_insert
 
-    def insert(group):
+    def insert(*, events):
+        group = events
         statements.append(len(group))
         if len(statements) == 1:
-            while len(event_store._group._queue) < len(events) - 1:
+            while len(event_store._group._queue) < len(stored) - 1:
                 threading.Event().wait(0.005)
         elif fail_group and len(group) > 1:
             raise DatabaseError("value too long for type character varying(64)")
-        original(group)
+        original(events=group)
 
     monkeypatch.setattr(event_store, "events_insert", insert)
     errors = []
@@ -48,7 +49,7 @@ def _store_at_once(events, monkeypatch, *, fail_group: bool = False):
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=store, args=(event,)) for event in events]
+    threads = [threading.Thread(target=store, args=(event,)) for event in stored]
     for thread in threads:
         thread.start()
         if thread is threads[0]:

@@ -580,22 +580,33 @@ def test_the_doorbell_rings_once_for_a_batch_not_once_per_webhook(client, monkey
 
 def test_a_process_rings_for_webhooks_at_most_once_an_interval_and_books_one_ring_for_its_end(settings):
     settings.WEBHOOK_RING_INTERVAL_SECONDS = 0.5
-    rings, now = [], [100.0]
-    ringer = inbound._Ringer(ring=lambda: rings.append(now[0]), clock=lambda: now[0])
+    rings, now, timers = [], [100.0], []
+
+    class Timer:  # fired by the test, when it says the interval is over
+        def __init__(self, interval, function):
+            self.interval, self.function, self.daemon = interval, function, False
+            timers.append(self)
+
+        def start(self):
+            pass
+
+    ringer = inbound._Ringer(ring=lambda: rings.append(now[0]), clock=lambda: now[0], timer=Timer)
 
     assert ringer.webhook_arrived() == "rung"
     now[0] += 0.1
     assert ringer.webhook_arrived() == "booked"
-    booked = ringer._booked
-    assert booked.interval == pytest.approx(0.4)  # the ring waits for the end of the interval, no longer
+    assert [timer.interval for timer in timers] == [pytest.approx(0.4)]  # the end of the interval, no later
     now[0] += 0.1
     assert ringer.webhook_arrived() == "already booked"
-    booked.join(timeout=30)
-    assert len(rings) == 2  # the first webhook's ring, and one for the two that came within its interval
+    now[0] += 0.3
+    timers[0].function()
+    assert rings == pytest.approx([100.0, 100.5])  # the first webhook's ring, and one for the two within its interval
 
     now[0] += 0.1  # within the interval the booked ring started
     assert ringer.webhook_arrived() == "booked"
-    ringer._booked.join(timeout=30)
+    now[0] += 1
+    assert ringer.webhook_arrived() == "already booked"  # its booked ring has not gone yet
+    timers[1].function()
     now[0] += 1
     assert ringer.webhook_arrived() == "rung"
     assert len(rings) == 4
