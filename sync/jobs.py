@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Subquery
 from django.utils import timezone
 
 from portal.logging import log_context
@@ -114,9 +114,11 @@ def jobs_claim(
             "next_attempt_at", "id"
         )
         if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True, of=("self",))
-        # The rows with what the handlers need, read once (locked on PostgreSQL, under SQLite's write lock).
-        claimed = list(due.select_related("shipment", "shipment__carrier")[:limit])
+            due = due.select_for_update(skip_locked=True)
+        # One statement: the due ids picked and locked alone (the job_due index, whatever the backlog), then
+        # their rows with what the handlers need (on SQLite, under the write lock the transaction holds).
+        taken = SyncJob.objects.filter(id__in=Subquery(due.values("id")[:limit]))
+        claimed = list(taken.select_related("shipment", "shipment__carrier").order_by("next_attempt_at", "id"))
         if not claimed:
             return []
         moved = SyncJob.objects.filter(id__in=[job.id for job in claimed]).move(
@@ -360,29 +362,42 @@ def jobs_drain(
     lock = threading.Lock()
     due_by = timezone.now() if once else None  # with `once`, what was due when the drain started
 
+    # Shared by the drain's threads and read again at most every CHECK_SECONDS while jobs succeed (a query
+    # each per job otherwise): the paused services (at once after any other outcome), and whether
+    # deliveries are due to be read (one thread looks; the others go on with their jobs).
+    view = {"paused": set(), "paused_read_at": float("-inf"), "pickings_read_at": float("-inf")}
+
     def loop(in_thread: bool, worker: str) -> None:
         clients = _Clients(aftership_factory, odoo_factory)
-        # Read again at most every CHECK_SECONDS while jobs succeed (a query each per job otherwise): the
-        # paused services (at once after any other outcome), and whether deliveries are due to be read.
-        paused, paused_read_at, pickings_read_at = set(), float("-inf"), float("-inf")
         outcome = None
         try:
             while time.monotonic() < deadline and not (stop and stop.is_set()):
                 pickings_checked = False
-                if outcome is None or outcome.kind != "done" or time.monotonic() - paused_read_at >= CHECK_SECONDS:
-                    paused, paused_read_at = _paused_services(), time.monotonic()
-                if (
-                    ServiceState.ODOO not in paused
-                    and JobKind.PICKING_SYNC in wanted
-                    and time.monotonic() - pickings_read_at >= CHECK_SECONDS
-                ):
+                now = time.monotonic()
+                with lock:
+                    reread = outcome is None or outcome.kind != "done" or now - view["paused_read_at"] >= CHECK_SECONDS
+                    if reread:
+                        view["paused_read_at"] = now
+                if reread:
+                    fresh = _paused_services()
+                    with lock:
+                        view["paused"] = fresh
+                paused = view["paused"]
+                with lock:
+                    look = (
+                        ServiceState.ODOO not in paused
+                        and JobKind.PICKING_SYNC in wanted
+                        and now - view["pickings_read_at"] >= CHECK_SECONDS
+                    )
+                    if look:
+                        view["pickings_read_at"] = now
+                if look:
                     batch = jobs_claim(
                         kinds=[JobKind.PICKING_SYNC], limit=settings.SYNC_PAGE_SIZE, worker=worker, due_by=due_by
                     )
                     pickings_checked = True
-                    if not batch:
-                        pickings_read_at = time.monotonic()
-                    else:
+                    if batch:
+                        view["pickings_read_at"] = float("-inf")  # more may be due: look again at once
                         outcome = None
                         jobs_batch_execute(kind=JobKind.PICKING_SYNC, jobs=batch, clients=clients)
                         with lock:
@@ -392,14 +407,14 @@ def jobs_drain(
                         continue
                 claimed = jobs_claim(kinds=_runnable(wanted, paused), limit=1, worker=worker, due_by=due_by)
                 if not claimed:
-                    if paused and time.monotonic() > paused_read_at and _paused_services() != paused:
-                        paused_read_at = float("-inf")  # a service resumed meanwhile: its jobs may be due
+                    if paused and _paused_services() != paused:
+                        view["paused_read_at"] = float("-inf")  # a service resumed meanwhile: its jobs may be due
                         continue
                     if not pickings_checked and ServiceState.ODOO not in paused and JobKind.PICKING_SYNC in wanted:
-                        pickings_read_at = float("-inf")  # nothing else to do: look at the deliveries first
+                        view["pickings_read_at"] = float("-inf")  # nothing else to do: look at the deliveries first
                         continue
                     if not once and _wait_for_batch(wanted, paused, deadline, stop):
-                        pickings_read_at = float("-inf")
+                        view["pickings_read_at"] = float("-inf")
                         continue
                     break
                 if (
