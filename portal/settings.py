@@ -373,6 +373,7 @@ SYNC_FULL_PULL_LOOKBACK_HOURS = _int("SYNC_FULL_PULL_LOOKBACK_HOURS", 48)
 SYNC_PULL_OVERLAP_MINUTES = _int("SYNC_PULL_OVERLAP_MINUTES", 10)
 # How long one catch-up run may read before it stops and leaves the rest of its sweep to the next run.
 SYNC_CATCHUP_BUDGET_SECONDS = _float("SYNC_CATCHUP_BUDGET_SECONDS", 60)
+SYNC_PULL_BUDGET_SECONDS = _float("SYNC_PULL_BUDGET_SECONDS", 60)
 SYNC_PAGE_SIZE = _int("SYNC_PAGE_SIZE", 200)
 SYNC_JOB_EXPIRY_HOURS = _float("SYNC_JOB_EXPIRY_HOURS", 24)
 SYNC_BACKOFF_BASE_SECONDS = _float("SYNC_BACKOFF_BASE_SECONDS", 30)
@@ -408,8 +409,9 @@ if 2 * max(ODOO_TIMEOUT, AFTERSHIP_TIMEOUT) > SYNC_JOB_LEASE_SECONDS:
     _invalid.append(
         f"SYNC_JOB_LEASE_SECONDS={SYNC_JOB_LEASE_SECONDS:g} must be at least twice ODOO_TIMEOUT and AFTERSHIP_TIMEOUT"
     )
-if SYNC_CATCHUP_BUDGET_SECONDS >= Q_TIMEOUT * 0.8:
-    _invalid.append(f"SYNC_CATCHUP_BUDGET_SECONDS must leave a page's time within Q_TIMEOUT={Q_TIMEOUT}")
+for _budget in ("SYNC_CATCHUP_BUDGET_SECONDS", "SYNC_PULL_BUDGET_SECONDS"):
+    if globals()[_budget] >= Q_TIMEOUT * 0.8:
+        _invalid.append(f"{_budget} must leave a page's time within Q_TIMEOUT={Q_TIMEOUT}")
 Q_CLUSTER = {
     "name": env.str("Q_CLUSTER_NAME", default="shiptrack"),
     "workers": _int("Q_WORKERS", 4),

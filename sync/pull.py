@@ -320,8 +320,12 @@ def pickings_pull(
     return stats
 
 
-def pull_incremental(client: OdooClient, *, on_page=None) -> PullStats:
-    """The scheduled pull: deliveries written since the cursor, minus an overlap for late commits."""
+def pull_incremental(client: OdooClient, *, on_page=None, budget_seconds: float | None = None) -> PullStats:
+    """The scheduled pull: deliveries written since the cursor, minus an overlap for late commits.
+
+    A run stops after the page that crosses its time budget (SYNC_PULL_BUDGET_SECONDS), well inside the
+    task timeout, with the cursor at the last page read; `complete` False says there is more to read.
+    """
     cursor, _ = SyncCursor.objects.get_or_create(name=INCREMENTAL_CURSOR)
     if cursor.write_date:
         start = cursor.write_date - timedelta(minutes=settings.SYNC_PULL_OVERLAP_MINUTES)
@@ -337,7 +341,8 @@ def pull_incremental(client: OdooClient, *, on_page=None) -> PullStats:
         if on_page:
             on_page(stats)
 
-    stats = pickings_pull(client, domain, on_page=advance)
+    budget = budget_seconds if budget_seconds is not None else settings.SYNC_PULL_BUDGET_SECONDS
+    stats = pickings_pull(client, domain, on_page=advance, deadline=time.monotonic() + budget)
     cursor.last_run_at = timezone.now()
     cursor.last_run_summary = stats.as_dict()
     cursor.save(update_fields=["last_run_at", "last_run_summary"])

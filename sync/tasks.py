@@ -12,6 +12,7 @@ from .jobs import jobs_dispatch, jobs_drain
 from .models import ServiceState
 from .odoo import OdooAuthError, OdooError
 from .pull import pull_catchup, pull_incremental
+from .queue import doorbell_ring
 from .writeback import writebacks_release
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,10 @@ def _pull(kind: str, puller) -> dict:
 
 
 def pull_deliveries() -> dict:
-    return _pull("pull", pull_incremental)
+    result = _pull("pull", pull_incremental)
+    if result.get("complete") is False:  # out of time with more to read: the next run goes at once
+        doorbell_ring(task="sync.tasks.pull_deliveries", name="pull-deliveries")
+    return result
 
 
 def catchup_deliveries() -> dict:

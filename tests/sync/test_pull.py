@@ -324,3 +324,32 @@ def test_pushes_are_read_together_once_settled_at_a_cost_that_does_not_grow_with
         ("res.country.state", "read"),
     ]
     assert len(large) <= len(small) <= 6  # the first batch also asked which partner fields exist
+
+
+def test_the_pull_stops_within_its_budget_and_the_next_run_goes_on_from_its_cursor(odoo, odoo_client, settings):
+    settings.SYNC_PAGE_SIZE = 3
+
+    first = pull_incremental(odoo_client, budget_seconds=0)  # out of time after its first page
+    assert (first.complete, first.pages, first.pickings) == (False, 1, 3)
+
+    rest = pull_incremental(odoo_client, budget_seconds=60)
+    assert rest.complete
+    assert parcels() == TRANSCRIPT_PARCELS
+
+
+def test_a_pull_out_of_time_queues_the_next_run_at_once(odoo, odoo_client, settings, monkeypatch):
+    import django_q.tasks
+
+    from sync import tasks
+
+    queued = []
+    monkeypatch.setattr(django_q.tasks, "async_task", lambda func, *args, **kwargs: queued.append(func))
+    settings.SYNC_PAGE_SIZE = 3
+    settings.SYNC_PULL_BUDGET_SECONDS = 0
+
+    assert tasks.pull_deliveries()["complete"] is False
+    assert queued.count("sync.tasks.pull_deliveries") == 1
+    settings.SYNC_PULL_BUDGET_SECONDS = 60
+    queued.clear()
+    assert tasks.pull_deliveries()["complete"] is True
+    assert "sync.tasks.pull_deliveries" not in queued
