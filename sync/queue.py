@@ -17,6 +17,8 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from portal.cache import cache_count
+
 from .models import JobKind, JobState, Shipment, SyncJob
 
 logger = logging.getLogger(__name__)
@@ -140,14 +142,37 @@ def doorbell_ring(*, task: str, args: tuple = (), name: str) -> None:
     async_task(task, *args, task_name=name, group=name, broker=broker)
 
 
+# Drains rung and not started yet (counted in the cache, forgotten after a while: the dispatcher rings
+# again every minute), so a backlog queued page by page does not fill the task queue with drains that
+# would make the scheduled pulls wait behind them.
+DRAIN_RINGS_KEY = "shiptrack:drain-rings"
+DRAIN_RINGS_SECONDS = 120
+
+
 def jobs_ring(*, count: int = 1) -> None:
-    """Wake up to SYNC_DRAIN_PARALLELISM drains. Losing a ring is harmless: the dispatcher rings again."""
-    for _ in range(max(1, min(count, settings.SYNC_DRAIN_PARALLELISM))):
+    """Have up to SYNC_DRAIN_PARALLELISM drains waiting for a worker. Losing a ring is harmless: the
+    dispatcher rings again."""
+    wanted = max(1, min(count, settings.SYNC_DRAIN_PARALLELISM))
+    try:
+        waiting = max(cache_count(DRAIN_RINGS_KEY, timeout=DRAIN_RINGS_SECONDS, by=0), 0)
+    except Exception:
+        logger.exception("the cache is not answering; ringing anyway")
+        waiting = 0
+    for _ in range(wanted - waiting):
         try:
             doorbell_ring(task="sync.tasks.drain_jobs", name="drain-jobs")
+            cache_count(DRAIN_RINGS_KEY, timeout=DRAIN_RINGS_SECONDS)
         except Exception:
             logger.exception("could not ring the job doorbell; the dispatcher will pick the jobs up")
             return
+
+
+def jobs_doorbell_answered() -> None:
+    """A drain starts: one fewer waiting."""
+    try:
+        cache_count(DRAIN_RINGS_KEY, timeout=DRAIN_RINGS_SECONDS, by=-1)
+    except Exception:
+        logger.exception("the cache is not answering")
 
 
 def jobs_cancel_open(*, shipment: Shipment) -> int:

@@ -12,13 +12,14 @@ from .jobs import jobs_dispatch, jobs_drain
 from .models import ServiceState
 from .odoo import OdooAuthError, OdooError
 from .pull import pull_catchup, pull_incremental
-from .queue import doorbell_ring
+from .queue import doorbell_ring, jobs_doorbell_answered
 from .writeback import writebacks_release
 
 logger = logging.getLogger(__name__)
 
 
 def drain_jobs() -> dict:
+    jobs_doorbell_answered()  # jobs queued from now on may ring another drain
     stats = jobs_drain(threads=settings.SYNC_DRAIN_THREADS)
     return {"ran": stats.ran, **stats.outcomes}
 

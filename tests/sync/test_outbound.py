@@ -408,3 +408,21 @@ def test_a_tracking_job_costs_at_most_eight_queries(aftership, aftership_client_
     ]
     assert stats.outcomes == {"done": 10}
     assert len(job_queries) / stats.ran <= 8, "\n".join(job_queries)
+
+
+def test_a_backlog_queued_page_by_page_keeps_at_most_the_parallel_drains_waiting(db, settings, monkeypatch):
+    import django_q.tasks
+
+    from sync.queue import jobs_doorbell_answered, jobs_ring
+
+    rung = []
+    monkeypatch.setattr(django_q.tasks, "async_task", lambda func, *args, **kwargs: rung.append(func))
+    settings.SYNC_DRAIN_PARALLELISM = 2
+
+    for _ in range(50):  # fifty pages of deliveries, each queueing its trackings
+        jobs_ring(count=200)
+    assert rung.count("sync.tasks.drain_jobs") == 2  # not a hundred drains ahead of the next pull
+
+    jobs_doorbell_answered()  # a drain starts: the jobs queued from now on may ring one more
+    jobs_ring(count=200)
+    assert rung.count("sync.tasks.drain_jobs") == 3
