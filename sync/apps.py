@@ -25,5 +25,11 @@ class SyncConfig(AppConfig):
     def ready(self) -> None:
         # Recurring tasks exist as soon as the database does; re-running migrate only updates them.
         post_migrate.connect(_after_migrate, sender=self)
+        from django_q.signals import post_spawn
+
         # The job handlers register themselves with the runner by kind.
         from . import outbound, pull, writeback  # noqa: F401
+        from .worker_stop import worker_watch_stop
+
+        # A stopping qcluster ends its drains at the next job rather than at the end of their budget.
+        post_spawn.connect(worker_watch_stop, dispatch_uid="sync.worker_watch_stop")

@@ -34,6 +34,7 @@ from .clients import aftership_client, odoo_client
 from .models import JobAttempt, JobKind, JobState, ServiceState, Shipment, SyncJob
 from .outcomes import Outcome, outcome_for_exception
 from .queue import jobs_ring, picking_batch_due
+from .ratelimit import interruptible_sleep
 from .usage import usage_flush
 
 logger = logging.getLogger(__name__)
@@ -253,7 +254,8 @@ class DrainStats:
 class _Clients:
     """Per-thread clients, made on first use and closed at the end of a drain."""
 
-    def __init__(self, aftership_factory: Callable, odoo_factory: Callable):
+    def __init__(self, aftership_factory: Callable, odoo_factory: Callable, stop: threading.Event | None = None):
+        self._stop = stop
         self._aftership_factory = aftership_factory
         self._odoo_factory = odoo_factory
         self._aftership = None
@@ -263,6 +265,9 @@ class _Clients:
     def aftership(self):
         if self._aftership is None:
             self._aftership = self._aftership_factory()
+            limiter = getattr(self._aftership, "limiter", None)
+            if self._stop is not None and limiter is not None:
+                limiter.sleep = interruptible_sleep(self._stop)  # a stopping drain sends no call it waits for
         return self._aftership
 
     @property
@@ -368,7 +373,7 @@ def jobs_drain(
     view = {"paused": set(), "paused_read_at": float("-inf"), "pickings_read_at": float("-inf")}
 
     def loop(in_thread: bool, worker: str) -> None:
-        clients = _Clients(aftership_factory, odoo_factory)
+        clients = _Clients(aftership_factory, odoo_factory, stop)
         outcome = None
         try:
             while time.monotonic() < deadline and not (stop and stop.is_set()):
@@ -425,7 +430,7 @@ def jobs_drain(
                     _apply(claimed[0], Outcome.wait("Waiting: AfterShip is not answering", timezone.now()))
                     if once:
                         break
-                    time.sleep(min(held, max(deadline - time.monotonic(), 0)))
+                    _pause(min(held, max(deadline - time.monotonic(), 0)), stop)
                     continue
                 outcome = job_execute(job=claimed[0], clients=clients)
                 with lock:
@@ -450,6 +455,13 @@ def jobs_drain(
     return stats
 
 
+def _pause(seconds: float, stop: threading.Event | None) -> None:
+    if stop is not None:
+        stop.wait(seconds)
+    else:
+        time.sleep(seconds)
+
+
 def _wait_for_batch(wanted: set[str], paused: set[str], deadline: float, stop: threading.Event | None) -> bool:
     """Pushed deliveries due within a settle delay: wait for their batch rather than end the drain."""
     if JobKind.PICKING_SYNC not in wanted or ServiceState.ODOO in paused:
@@ -469,10 +481,7 @@ def _wait_for_batch(wanted: set[str], paused: set[str], deadline: float, stop: t
         return False
     wait = min((due - now).total_seconds(), deadline - time.monotonic())
     if wait > 0:
-        if stop is not None:
-            stop.wait(wait)
-        else:
-            time.sleep(wait)
+        _pause(wait, stop)
     return time.monotonic() < deadline
 
 

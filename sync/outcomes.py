@@ -18,7 +18,7 @@ from .aftership import AfterShipAuthError, AfterShipError, AfterShipRateLimited
 from .health import service_pause
 from .models import ServiceState
 from .odoo import OdooAuthError, OdooError
-from .ratelimit import QuotaExhausted, RateLimitBusy
+from .ratelimit import QuotaExhausted, RateLimitBusy, WaitInterrupted
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,8 @@ def outcome_for_exception(exc: Exception) -> Outcome:
         return Outcome.wait(f"Waiting: {exc}", exc.resets_at)
     if isinstance(exc, RateLimitBusy):
         return Outcome.wait("Waiting for a free AfterShip call slot", now + timedelta(seconds=exc.retry_after))
+    if isinstance(exc, WaitInterrupted):
+        return Outcome.wait("Queued again: the worker stopped before the call went out", now)
     if isinstance(exc, AfterShipError | OdooError) and exc.retryable:
         return Outcome.retry(str(exc))
     if isinstance(exc, AfterShipError | OdooError):

@@ -14,6 +14,7 @@ stops within its time budget, so a long window is read over several runs, never 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -266,12 +267,13 @@ def pickings_pull(
     full: bool = False,
     position: dict | None = None,
     deadline: float | None = None,
+    stop: threading.Event | None = None,
 ) -> PullStats:
     """Read every matching delivery page by page on (write_date, id) and take in those that changed.
 
     `full` reads every delivery in full (a manual resync). `position` resumes where an earlier call
     stopped; with a `deadline` (time.monotonic()), the pull stops after the page that crosses it and
-    leaves `complete` False and its `position` to resume from.
+    leaves `complete` False and its `position` to resume from. Setting `stop` ends it the same way.
     """
     page_size = page_size or settings.SYNC_PAGE_SIZE
     stats = PullStats()
@@ -313,14 +315,16 @@ def pickings_pull(
             on_page(stats)
         if len(rows) < page_size:
             break
-        if deadline is not None and time.monotonic() >= deadline:
+        if (deadline is not None and time.monotonic() >= deadline) or (stop is not None and stop.is_set()):
             stats.complete = False
             break
     stats.odoo_calls = client.calls - calls_before
     return stats
 
 
-def pull_incremental(client: OdooClient, *, on_page=None, budget_seconds: float | None = None) -> PullStats:
+def pull_incremental(
+    client: OdooClient, *, on_page=None, budget_seconds: float | None = None, stop: threading.Event | None = None
+) -> PullStats:
     """The scheduled pull: deliveries written since the cursor, minus an overlap for late commits.
 
     A run stops after the page that crosses its time budget (SYNC_PULL_BUDGET_SECONDS), well inside the
@@ -342,14 +346,16 @@ def pull_incremental(client: OdooClient, *, on_page=None, budget_seconds: float 
             on_page(stats)
 
     budget = budget_seconds if budget_seconds is not None else settings.SYNC_PULL_BUDGET_SECONDS
-    stats = pickings_pull(client, domain, on_page=advance, deadline=time.monotonic() + budget)
+    stats = pickings_pull(client, domain, on_page=advance, deadline=time.monotonic() + budget, stop=stop)
     cursor.last_run_at = timezone.now()
     cursor.last_run_summary = stats.as_dict()
     cursor.save(update_fields=["last_run_at", "last_run_summary"])
     return stats
 
 
-def pull_catchup(client: OdooClient, *, on_page=None, budget_seconds: float | None = None) -> PullStats:
+def pull_catchup(
+    client: OdooClient, *, on_page=None, budget_seconds: float | None = None, stop: threading.Event | None = None
+) -> PullStats:
     """The hourly catch-up: deliveries validated in the lookback window that the portal missed.
 
     One sweep of the window may take several runs: each stops within its time budget and the next one
@@ -374,6 +380,7 @@ def pull_catchup(client: OdooClient, *, on_page=None, budget_seconds: float | No
         on_page=keep_place,
         position=sweep["position"],
         deadline=time.monotonic() + budget,
+        stop=stop,
     )
     cursor.last_run_at = timezone.now()
     cursor.last_run_summary = {

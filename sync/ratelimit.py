@@ -8,6 +8,7 @@ when `REDIS_URL` is set, else in the database; the plan's daily quota is counted
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,20 @@ class RateLimitBusy(Exception):
         super().__init__(f"AfterShip {bucket} calls are booked for the next {wait:.0f} s")
         self.bucket = bucket
         self.retry_after = wait
+
+
+class WaitInterrupted(Exception):
+    """The caller was told to stop while it waited for its slot: the call was not sent."""
+
+
+def interruptible_sleep(stop: threading.Event) -> Callable[[float], None]:
+    """A `sleep` for RateLimiter that gives up its slot when `stop` is set rather than send late."""
+
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise WaitInterrupted("stopped while waiting for an AfterShip call slot")
+
+    return sleep
 
 
 class QuotaExhausted(Exception):

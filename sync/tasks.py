@@ -13,6 +13,7 @@ from .models import ServiceState
 from .odoo import OdooAuthError, OdooError
 from .pull import pull_catchup, pull_incremental
 from .queue import doorbell_ring, jobs_doorbell_answered
+from .worker_stop import stopping
 from .writeback import writebacks_release
 
 logger = logging.getLogger(__name__)
@@ -20,7 +21,9 @@ logger = logging.getLogger(__name__)
 
 def drain_jobs() -> dict:
     jobs_doorbell_answered()  # jobs queued from now on may ring another drain
-    stats = jobs_drain(threads=settings.SYNC_DRAIN_THREADS)
+    stats = jobs_drain(threads=settings.SYNC_DRAIN_THREADS, stop=stopping)
+    if stopping.is_set():
+        logger.info("drain ended early: the worker is stopping; the jobs it did not reach stay queued")
     return {"ran": stats.ran, **stats.outcomes}
 
 
@@ -62,7 +65,7 @@ def _pull(kind: str, puller) -> dict:
             return {"skipped": "odoo credentials refused"}
     try:
         with odoo_client() as client:
-            stats = puller(client)
+            stats = puller(client, stop=stopping)  # a stopping worker ends the pull after its page
         writebacks_release()  # Odoo answers: write-backs waiting out a backoff need not wait longer
     except OdooAuthError as exc:
         service_pause(ServiceState.ODOO, str(exc))

@@ -15,8 +15,20 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from sync.models import CarrierMapping, EventState, JobKind, Shipment, ShipmentStatus, SyncJob, TrackingEvent
+from sync.models import (
+    CarrierMapping,
+    EventState,
+    JobAttempt,
+    JobKind,
+    JobState,
+    Shipment,
+    ShipmentStatus,
+    SyncJob,
+    TrackingEvent,
+)
+from sync.pull import deliveries_intake
 from sync.tasks import pull_deliveries
+from tests.factories import delivery
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,13 +66,24 @@ def worker(transactional_db, odoo, aftership):
         start_new_session=True,
     )
     yield process
-    # To the cluster's main process only: it stops its workers itself (a signal to the whole group kills
-    # the monitor first, and the cluster then waits out its timeout for it).
-    process.send_signal(signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=10)
+    stopped = stop(process)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)  # whatever is left of the group
+    assert stopped, "the qcluster did not stop within 10 s of SIGTERM"
+
+
+def stop(process: subprocess.Popen) -> bool:
+    """SIGTERM to the cluster's main process only, as systemd's `KillMode=mixed` does: it stops its workers
+    itself (a signal to the whole group kills the monitor first, and the cluster then waits out its timeout
+    for it). True if it stopped on its own."""
+    if process.poll() is not None:
+        return True
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def wait_until(condition, seconds: float = 30.0, what: str = "") -> None:
@@ -160,3 +183,19 @@ def test_news_that_comes_while_odoo_is_down_reaches_it_in_order_once_it_is_back(
     wait_until(lambda: status_field(odoo, 30) == "Delivered", what="the write-back once Odoo is back")
     assert notes_on(odoo, 30) == ["In transit", "Out for delivery", "Delivered"]
     assert SyncJob.objects.filter(kind=JobKind.WRITEBACK).count() == 1  # one job carried the whole backlog
+
+
+def test_a_stopping_worker_ends_its_drain_at_the_next_job_and_leaves_the_rest_queued(odoo, aftership, worker):
+    deliveries_intake([delivery(1000 + i, f"{4815160000 + i}") for i in range(200)])  # 10 s at 20 calls/s
+    wait_until(
+        lambda: SyncJob.objects.filter(kind=JobKind.CREATE_TRACKING, state=JobState.DONE).count() >= 5,
+        what="the drain to be under way",
+    )
+
+    assert stop(worker)
+
+    jobs = SyncJob.objects.filter(kind=JobKind.CREATE_TRACKING)
+    assert jobs.filter(state=JobState.PENDING).exists()  # the drain did not run out its budget first
+    assert not jobs.filter(state=JobState.RUNNING).exists()  # nothing is left claimed by a stopped worker
+    assert not JobAttempt.objects.exclude(outcome__in=["done", "wait"]).exists()
+    assert jobs.filter(state=JobState.DONE).count() == len(aftership.trackings)  # every call sent was kept

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -334,6 +335,22 @@ def test_the_pull_stops_within_its_budget_and_the_next_run_goes_on_from_its_curs
 
     rest = pull_incremental(odoo_client, budget_seconds=60)
     assert rest.complete
+    assert parcels() == TRANSCRIPT_PARCELS
+
+
+def test_a_stopping_worker_ends_the_pull_after_its_page_and_the_next_run_goes_on_from_there(
+    odoo, odoo_client, settings
+):
+    settings.SYNC_PAGE_SIZE = 3
+    stop = threading.Event()
+    stop.set()
+
+    first = pull_incremental(odoo_client, budget_seconds=60, stop=stop)
+    assert (first.complete, first.pages, first.pickings) == (False, 1, 3)
+    caught_up = pull_catchup(odoo_client, budget_seconds=60, stop=stop)
+    assert (caught_up.complete, caught_up.pages) == (False, 1)
+
+    assert pull_incremental(odoo_client, budget_seconds=60).complete
     assert parcels() == TRANSCRIPT_PARCELS
 
 

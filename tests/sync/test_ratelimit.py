@@ -9,7 +9,15 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from sync.ratelimit import DatabaseBackend, QuotaExhausted, RateLimitBusy, RateLimiter, RedisBackend
+from sync.ratelimit import (
+    DatabaseBackend,
+    QuotaExhausted,
+    RateLimitBusy,
+    RateLimiter,
+    RedisBackend,
+    WaitInterrupted,
+    interruptible_sleep,
+)
 
 
 class FakeClock:
@@ -47,6 +55,15 @@ def test_calls_are_spaced_evenly_at_the_rate(backend):
     for _ in range(5):
         rl.acquire("create_tracking")
     assert clock.slept == [0.05, 0.1, 0.15, 0.2]  # the first call goes at once
+
+
+def test_a_caller_told_to_stop_while_it_waits_sends_nothing(backend):
+    stop = threading.Event()
+    rl, _ = limiter(backend, namespace="t1s", sleep=interruptible_sleep(stop))
+    rl.acquire("detect_courier")  # the first call goes at once; the next waits a fifth of a second
+    stop.set()
+    with pytest.raises(WaitInterrupted):
+        rl.acquire("detect_courier")
 
 
 def test_buckets_are_independent(backend):
