@@ -245,6 +245,7 @@ def job_retry(*, job: SyncJob, reason: str = "Retried from the admin") -> bool:
 class DrainStats:
     ran: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+    out_of_time: bool = False  # stopped by its time budget while it still had work
 
     def count(self, kind: str) -> None:
         self.ran += 1
@@ -437,6 +438,8 @@ def jobs_drain(
                     stats.count(outcome.kind)
                     if on_job:
                         on_job(stats)
+            else:
+                stats.out_of_time = stats.out_of_time or time.monotonic() >= deadline
         finally:
             clients.close()
             usage_flush()

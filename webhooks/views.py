@@ -22,6 +22,7 @@ import socket
 
 from django.conf import settings
 from django.db import transaction
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -59,11 +60,14 @@ class WebhookView(APIView):
     rate_scope = ""
     token_setting = ""
 
+    renderer_classes = [JSONRenderer]
+    _renderer = JSONRenderer()
+
     def initial(self, request, *args, **kwargs):
         # DRF would throttle here, before the caller is known; `gate` does it in its place in the order.
-        self.format_kwarg = self.get_format_suffix(**kwargs)
-        neg = self.perform_content_negotiation(request)
-        request.accepted_renderer, request.accepted_media_type = neg
+        # A webhook's answer is JSON whatever its Accept header says (no 406 for a sender's odd header).
+        self.format_kwarg = None
+        request.accepted_renderer, request.accepted_media_type = self._renderer, self._renderer.media_type
 
     def gate(self, request, *, authenticate=None) -> tuple[bytes | None, Response | None]:
         """Run the checks in order; (body, None) to go on, or (None, the refusal to answer with)."""

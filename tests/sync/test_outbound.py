@@ -426,3 +426,26 @@ def test_a_backlog_queued_page_by_page_keeps_at_most_the_parallel_drains_waiting
     jobs_doorbell_answered()  # a drain starts: the jobs queued from now on may ring one more
     jobs_ring(count=200)
     assert rung.count("sync.tasks.drain_jobs") == 3
+
+
+def test_a_drain_stopped_by_its_budget_with_work_left_rings_its_successor(
+    aftership, carrier_mappings, settings, monkeypatch
+):
+    import django_q.tasks
+
+    from sync import tasks
+
+    rung = []
+    monkeypatch.setattr(django_q.tasks, "async_task", lambda func, *args, **kwargs: rung.append(func))
+    settings.SYNC_DRAIN_THREADS = 1
+    deliveries_intake([delivery(800 + i, f"{4815180000 + i}") for i in range(30)])
+
+    settings.SYNC_DRAIN_BUDGET_SECONDS = 0.2  # out of time long before 30 trackings at 20 a second
+    tasks.drain_jobs()
+    assert SyncJob.objects.filter(state=JobState.PENDING).exists()
+    assert rung == ["sync.tasks.drain_jobs"]  # not left for the dispatcher's next round
+
+    settings.SYNC_DRAIN_BUDGET_SECONDS = 30
+    tasks.drain_jobs()
+    assert set(SyncJob.objects.values_list("state", flat=True)) == {JobState.DONE}
+    assert rung == ["sync.tasks.drain_jobs"]  # a drain that ran out of work rings nobody
