@@ -421,6 +421,8 @@ Q_CLUSTER = {
     "max_attempts": 1,
     "ack_failures": True,
     "save_limit": 500,
+    # A worker process is replaced after this many tasks (what a long-lived process holds is given back).
+    "recycle": _int("Q_RECYCLE", 500),
     "catch_up": False,
     "poll": 0.5,
     "label": "Task queue",

@@ -43,12 +43,11 @@ def events_insert(*, events: list[TrackingEvent]) -> None:
     with connection.cursor() as cursor:
         # Query logs and execute wrappers (tests, benchmarks) see only Django's cursor: use it for them.
         if connection.vendor == "postgresql" and not (connection.queries_logged or connection.execute_wrappers):
-            # Parameters bound on the server: the body travels as bytes, not as escaped text in the SQL;
-            # and the statement is prepared once per connection (PostgreSQL parses and plans it once).
+            # Parameters bound on the server: the body travels as bytes, not as escaped text in the SQL.
             import psycopg
 
             with connection.wrap_database_errors, psycopg.Cursor(cursor.cursor.connection) as bound:
-                bound.execute(sql, values, prepare=True)
+                bound.execute(sql, values)
                 keys = [row[0] for row in bound.fetchall()]
         else:
             cursor.execute(sql, values)

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, connections, transaction
+from django.db import DataError, IntegrityError, connections, transaction
 from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -130,7 +130,7 @@ def event_insert(*, event: TrackingEvent) -> None:
         # would otherwise leave aborted on PostgreSQL).
         with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
             event_store(event=event)
-    except DatabaseError as exc:
+    except (DataError, IntegrityError) as exc:  # what it holds does not fit (a database gone raises on)
         event.pk = None
         for name in ("kind", "event_id", "tracking_number", "slug", "tag"):
             setattr(event, name, "")

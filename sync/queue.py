@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
@@ -147,18 +148,55 @@ def doorbell_ring(*, task: str, args: tuple = (), name: str) -> None:
 # would make the scheduled pulls wait behind them.
 DRAIN_RINGS_KEY = "shiptrack:drain-rings"
 DRAIN_RINGS_SECONDS = 120
+# A running drain holds one of SYNC_DRAIN_PARALLELISM slots, across every worker of every machine. A slot
+# is let go when its drain ends, or expires a while after the longest a drain can run (a killed worker).
+DRAIN_SLOT_KEY = "shiptrack:drain-slot:{}"
+
+
+def _drain_slot_seconds() -> int:
+    return int(settings.Q_TIMEOUT) + 30
+
+
+def drain_slot_take(*, owner: str) -> int | None:
+    """A free drain slot for `owner` (its number), or None when SYNC_DRAIN_PARALLELISM drains are running.
+    With the cache down, the drain runs (-1): a stopped queue costs more than a drain too many."""
+    try:
+        for slot in range(settings.SYNC_DRAIN_PARALLELISM):
+            if cache.add(DRAIN_SLOT_KEY.format(slot), owner, timeout=_drain_slot_seconds()):
+                return slot
+    except Exception:
+        logger.exception("the cache is not answering; draining without a slot")
+        return -1
+    return None
+
+
+def drain_slot_release(*, slot: int, owner: str) -> None:
+    if slot < 0:
+        return
+    key = DRAIN_SLOT_KEY.format(slot)
+    try:
+        if cache.get(key) == owner:  # not a slot that expired and was taken by another drain since
+            cache.delete(key)
+    except Exception:
+        logger.exception("the cache is not answering; the drain slot expires by itself")
+
+
+def _drains_running() -> int:
+    keys = [DRAIN_SLOT_KEY.format(slot) for slot in range(settings.SYNC_DRAIN_PARALLELISM)]
+    return len(cache.get_many(keys))
 
 
 def jobs_ring(*, count: int = 1) -> None:
-    """Have up to SYNC_DRAIN_PARALLELISM drains waiting for a worker. Losing a ring is harmless: the
-    dispatcher rings again."""
+    """Have as many drains running or waiting for a worker as there are due jobs, up to
+    SYNC_DRAIN_PARALLELISM in all. Losing a ring is harmless: the dispatcher rings again."""
     wanted = max(1, min(count, settings.SYNC_DRAIN_PARALLELISM))
     try:
         waiting = max(cache_count(DRAIN_RINGS_KEY, timeout=DRAIN_RINGS_SECONDS, by=0), 0)
+        busy = waiting + _drains_running()
     except Exception:
         logger.exception("the cache is not answering; ringing anyway")
-        waiting = 0
-    for _ in range(wanted - waiting):
+        busy = 0
+    for _ in range(min(wanted, settings.SYNC_DRAIN_PARALLELISM - busy)):
         try:
             doorbell_ring(task="sync.tasks.drain_jobs", name="drain-jobs")
             cache_count(DRAIN_RINGS_KEY, timeout=DRAIN_RINGS_SECONDS)

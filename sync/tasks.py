@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from django.conf import settings
 
 from .clients import odoo_client
 from .health import service_error, service_pause, service_paused
-from .jobs import jobs_dispatch, jobs_drain
+from .jobs import WORKER_ID, jobs_dispatch, jobs_drain
 from .models import ServiceState
 from .odoo import OdooAuthError, OdooError
 from .pull import pull_catchup, pull_incremental
-from .queue import doorbell_ring, jobs_doorbell_answered, jobs_ring
+from .queue import doorbell_ring, drain_slot_release, drain_slot_take, jobs_doorbell_answered, jobs_ring
 from .worker_stop import stopping
 from .writeback import writebacks_release
 
@@ -21,11 +22,18 @@ logger = logging.getLogger(__name__)
 
 def drain_jobs() -> dict:
     jobs_doorbell_answered()  # jobs queued from now on may ring another drain
-    stats = jobs_drain(threads=settings.SYNC_DRAIN_THREADS, stop=stopping)
+    owner = f"{WORKER_ID}/{uuid.uuid4().hex[:8]}"
+    slot = drain_slot_take(owner=owner)
+    if slot is None:
+        return {"ran": 0, "skipped": f"{settings.SYNC_DRAIN_PARALLELISM} drains are running already"}
+    try:
+        stats = jobs_drain(threads=settings.SYNC_DRAIN_THREADS, stop=stopping)
+    finally:
+        drain_slot_release(slot=slot, owner=owner)
     if stopping.is_set():
         logger.info("drain ended early: the worker is stopping; the jobs it did not reach stay queued")
     elif stats.out_of_time:
-        jobs_ring()  # a successor goes on at once, rather than at the dispatcher's next round
+        jobs_ring()  # its successor goes on at once, rather than at the dispatcher's next round
     return {"ran": stats.ran, **stats.outcomes}
 
 
@@ -82,7 +90,7 @@ def _pull(kind: str, puller) -> dict:
 
 def pull_deliveries() -> dict:
     result = _pull("pull", pull_incremental)
-    if result.get("complete") is False:  # out of time with more to read: the next run goes at once
+    if result.get("complete") is False and not stopping.is_set():  # out of time, more to read: next run at once
         doorbell_ring(task="sync.tasks.pull_deliveries", name="pull-deliveries")
     return result
 

@@ -14,8 +14,11 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 
 logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.25
 
 # Set in a worker process once its cluster is stopping; never set elsewhere.
 stopping = threading.Event()
@@ -40,8 +43,16 @@ def worker_watch_stop(**kwargs) -> None:
         logger.warning("cannot see the cluster's stop event: a stop waits for running drains to finish")
         return
 
+    # Polled, never waited on: a waiter on a multiprocessing Event is counted, and setting the event waits
+    # for every counted waiter to wake, forever for one in a worker that django-q2 has since recycled.
+    # The flag's value is read without the event's lock, which a process ending at the wrong moment
+    # could otherwise leave taken.
+    flag = getattr(event, "_flag", None)
+    is_set = (lambda: flag.get_value() > 0) if flag is not None else event.is_set
+
     def watch() -> None:
-        event.wait()
+        while not is_set():
+            time.sleep(POLL_SECONDS)
         stopping.set()
 
     threading.Thread(target=watch, name="cluster-stop-watch", daemon=True).start()

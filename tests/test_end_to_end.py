@@ -54,6 +54,7 @@ def worker(transactional_db, odoo, aftership):
         "ODOO_URL": odoo.url,
         "AFTERSHIP_API_BASE": aftership.url,
         "Q_WORKERS": "2",
+        "Q_RECYCLE": "2",  # workers replaced as they go: a stop must not wait for one that is gone
         "SYNC_BACKOFF_BASE_SECONDS": "1",
         "LOG_LEVEL": "WARNING",
     }

@@ -449,3 +449,31 @@ def test_a_drain_stopped_by_its_budget_with_work_left_rings_its_successor(
     tasks.drain_jobs()
     assert set(SyncJob.objects.values_list("state", flat=True)) == {JobState.DONE}
     assert rung == ["sync.tasks.drain_jobs"]  # a drain that ran out of work rings nobody
+
+
+def test_at_most_the_parallel_drains_run_at_once_across_workers(aftership, carrier_mappings, settings, monkeypatch):
+    import django_q.tasks
+
+    from sync import tasks
+    from sync.queue import drain_slot_release, drain_slot_take, jobs_ring
+
+    rung = []
+    monkeypatch.setattr(django_q.tasks, "async_task", lambda func, *args, **kwargs: rung.append(func))
+    settings.SYNC_DRAIN_PARALLELISM = 2
+    settings.SYNC_DRAIN_THREADS = 1
+    deliveries_intake([delivery(900 + i, f"{4815170000 + i}") for i in range(3)])
+    assert drain_slot_take(owner="machine-a") == 0
+    assert drain_slot_take(owner="machine-b") == 1  # two drains running elsewhere
+
+    jobs_ring(count=3)
+    assert rung == []  # no third drain queued behind them
+    assert tasks.drain_jobs()["ran"] == 0  # nor run by a doorbell rung before
+    assert not SyncJob.objects.filter(state=JobState.DONE).exists()
+
+    drain_slot_release(slot=0, owner="machine-b")  # not its slot: nothing happens
+    jobs_ring(count=3)
+    assert rung == []
+    drain_slot_release(slot=0, owner="machine-a")  # one ends
+    jobs_ring(count=3)
+    assert rung == ["sync.tasks.drain_jobs"]
+    assert tasks.drain_jobs()["ran"] == 3

@@ -57,6 +57,17 @@ def test_each_sample_payload_is_accepted_and_stored_byte_for_byte(client, fixtur
     assert event.headers["as-webhook-version"] == "2026-07"
 
 
+def test_the_answer_is_json_whatever_the_sender_accepts(client):
+    body = (FIXTURES / "tracking_update_in_transit.json").read_bytes()
+    headers = {"HTTP_AFTERSHIP_HMAC_SHA256": sign(body, "whsec-current"), "HTTP_ACCEPT": "text/html"}
+
+    response = client.post(URL, data=body, content_type="application/json", **headers)
+
+    assert response.status_code == 200  # not 406, which AfterShip would resend for days
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"received": TrackingEvent.objects.get().pk}
+
+
 def test_a_delivered_update_moves_the_shipment_to_done_with_its_history(client, ups_shipment):
     deliver(client, (FIXTURES / "tracking_update_delivered.json").read_bytes())
 
