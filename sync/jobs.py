@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Subquery
+from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
 from portal.logging import log_context
@@ -44,6 +44,8 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 HELD_SECONDS = 2.0
 # How stale a drain's view of paused services and of due delivery reads may be while its jobs succeed.
 CHECK_SECONDS = 0.5
+# A drain that waits for a job due soon looks again this often for work queued meanwhile.
+LINGER_STEP_SECONDS = 1.0
 
 
 # -- handlers ----------------------------------------------------------------------------------------
@@ -356,11 +358,13 @@ def jobs_drain(
     stop: threading.Event | None = None,
     once: bool = False,
     kinds: list[str] | None = None,
+    linger: bool = False,
 ) -> DrainStats:
     """Run due jobs until none are left or the time budget is spent; `threads` > 1 runs several at once.
 
     With `once`, each job runs at most once in this drain (a command in the foreground reports and exits
     rather than waiting out the backoff of failing jobs). `kinds` limits the drain to some kinds of work.
+    With `linger` (the queue's drains), it waits for jobs due within the quick retries' span before ending.
     """
     wanted = set(kinds or JobKind.values)
     deadline = time.monotonic() + (budget_seconds or settings.SYNC_DRAIN_BUDGET_SECONDS)
@@ -419,7 +423,7 @@ def jobs_drain(
                     if not pickings_checked and ServiceState.ODOO not in paused and JobKind.PICKING_SYNC in wanted:
                         view["pickings_read_at"] = float("-inf")  # nothing else to do: look at the deliveries first
                         continue
-                    if not once and _wait_for_batch(wanted, paused, deadline, stop):
+                    if not once and _wait_for_due(wanted, paused, deadline, stop, linger=linger):
                         view["pickings_read_at"] = float("-inf")
                         continue
                     break
@@ -465,27 +469,40 @@ def _pause(seconds: float, stop: threading.Event | None) -> None:
         time.sleep(seconds)
 
 
-def _wait_for_batch(wanted: set[str], paused: set[str], deadline: float, stop: threading.Event | None) -> bool:
-    """Pushed deliveries due within a settle delay: wait for their batch rather than end the drain."""
-    if JobKind.PICKING_SYNC not in wanted or ServiceState.ODOO in paused:
-        return False
+def _wait_for_due(
+    wanted: set[str], paused: set[str], deadline: float, stop: threading.Event | None, *, linger: bool
+) -> bool:
+    """Work due in a moment: wait for it rather than end the drain (True: look again).
+
+    Pushed deliveries due within a settle delay (their batch); with `linger` (a drain of the queue), also
+    any job due within the quick retries' span, so a stray failure is retried in seconds rather than at
+    the dispatcher's next round. A lingering drain looks again every second for work queued meanwhile
+    (its slot keeps that work from ringing another drain).
+    """
     now = timezone.now()
+    soon = Q()
+    if JobKind.PICKING_SYNC in wanted and ServiceState.ODOO not in paused:
+        settle = timedelta(seconds=settings.SYNC_PUSH_SETTLE_SECONDS + 0.5)
+        soon |= Q(kind=JobKind.PICKING_SYNC, next_attempt_at__lte=now + settle)
+    if linger and (kinds := _runnable(wanted, paused)):
+        span = settings.SYNC_RETRY_SOON_SECONDS * 2 ** max(settings.SYNC_RETRY_SOON_ATTEMPTS - 1, 0)
+        soon |= Q(kind__in=kinds, next_attempt_at__lte=now + timedelta(seconds=span))
+    if not soon:
+        return False
     due = (
-        SyncJob.objects.filter(
-            kind=JobKind.PICKING_SYNC,
-            state=JobState.PENDING,
-            next_attempt_at__lte=now + timedelta(seconds=settings.SYNC_PUSH_SETTLE_SECONDS + 0.5),
-        )
+        SyncJob.objects.filter(soon, state=JobState.PENDING)
         .order_by("next_attempt_at")
         .values_list("next_attempt_at", flat=True)
         .first()
     )
     if due is None:
         return False
-    wait = min((due - now).total_seconds(), deadline - time.monotonic())
+    wait = min(
+        (due - now).total_seconds(), deadline - time.monotonic(), LINGER_STEP_SECONDS if linger else float("inf")
+    )
     if wait > 0:
         _pause(wait, stop)
-    return time.monotonic() < deadline
+    return time.monotonic() < deadline and not (stop and stop.is_set())
 
 
 def _runnable(wanted: set[str], paused: set[str]) -> list[str]:
@@ -513,14 +530,23 @@ def jobs_recover_stale() -> int:
     return count
 
 
-def jobs_dispatch() -> int:
-    """The safety net: recover stale jobs and ring for due ones whose doorbell was lost. Returns due count."""
-    jobs_recover_stale()
+def _due_jobs():
+    """Jobs a drain could run now: waiting, due, and not of a service paused on refused credentials."""
     paused = _paused_services()
     kinds = _runnable(set(JobKind.values), paused)
     if ServiceState.ODOO not in paused:
         kinds.append(JobKind.PICKING_SYNC)
-    due = SyncJob.objects.filter(state=JobState.PENDING, next_attempt_at__lte=timezone.now(), kind__in=kinds).count()
+    return SyncJob.objects.filter(state=JobState.PENDING, next_attempt_at__lte=timezone.now(), kind__in=kinds)
+
+
+def jobs_due() -> bool:
+    return _due_jobs().exists()
+
+
+def jobs_dispatch() -> int:
+    """The safety net: recover stale jobs and ring for due ones whose doorbell was lost. Returns due count."""
+    jobs_recover_stale()
+    due = _due_jobs().count()
     if due:
-        jobs_ring(count=due)
+        jobs_ring(count=due, recount=True)
     return due

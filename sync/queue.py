@@ -186,13 +186,19 @@ def _drains_running() -> int:
     return len(cache.get_many(keys))
 
 
-def jobs_ring(*, count: int = 1) -> None:
+def jobs_ring(*, count: int = 1, recount: bool = False) -> None:
     """Have as many drains running or waiting for a worker as there are due jobs, up to
-    SYNC_DRAIN_PARALLELISM in all. Losing a ring is harmless: the dispatcher rings again."""
+    SYNC_DRAIN_PARALLELISM in all. Losing a ring is harmless: the dispatcher rings again.
+
+    `recount` (the dispatcher, once a minute) trusts only the running drains' slots and starts the count
+    of waiting ones afresh: a count that drifted (a lost decrement) cannot keep the backlog unrung. A
+    drain rung once too often finds no slot and ends at once."""
     wanted = max(1, min(count, settings.SYNC_DRAIN_PARALLELISM))
     try:
-        waiting = max(cache_count(DRAIN_RINGS_KEY, timeout=DRAIN_RINGS_SECONDS, by=0), 0)
-        busy = waiting + _drains_running()
+        running = _drains_running()
+        if recount:
+            cache.delete(DRAIN_RINGS_KEY)
+        busy = running + max(cache_count(DRAIN_RINGS_KEY, timeout=DRAIN_RINGS_SECONDS, by=0), 0)
     except Exception:
         logger.exception("the cache is not answering; ringing anyway")
         busy = 0

@@ -9,11 +9,17 @@ from django.conf import settings
 
 from .clients import odoo_client
 from .health import service_error, service_pause, service_paused
-from .jobs import WORKER_ID, jobs_dispatch, jobs_drain
+from .jobs import WORKER_ID, jobs_dispatch, jobs_drain, jobs_due
 from .models import ServiceState
 from .odoo import OdooAuthError, OdooError
 from .pull import pull_catchup, pull_incremental
-from .queue import doorbell_ring, drain_slot_release, drain_slot_take, jobs_doorbell_answered, jobs_ring
+from .queue import (
+    doorbell_ring,
+    drain_slot_release,
+    drain_slot_take,
+    jobs_doorbell_answered,
+    jobs_ring,
+)
 from .worker_stop import stopping
 from .writeback import writebacks_release
 
@@ -27,13 +33,15 @@ def drain_jobs() -> dict:
     if slot is None:
         return {"ran": 0, "skipped": f"{settings.SYNC_DRAIN_PARALLELISM} drains are running already"}
     try:
-        stats = jobs_drain(threads=settings.SYNC_DRAIN_THREADS, stop=stopping)
+        stats = jobs_drain(threads=settings.SYNC_DRAIN_THREADS, stop=stopping, linger=True)
     finally:
         drain_slot_release(slot=slot, owner=owner)
     if stopping.is_set():
         logger.info("drain ended early: the worker is stopping; the jobs it did not reach stay queued")
-    elif stats.out_of_time:
-        jobs_ring()  # its successor goes on at once, rather than at the dispatcher's next round
+    elif stats.out_of_time or jobs_due():
+        # Its successor goes on at once (out of time with work left, or jobs queued while this drain held
+        # its slot and so rang no one), rather than at the dispatcher's next round.
+        jobs_ring()
     return {"ran": stats.ran, **stats.outcomes}
 
 

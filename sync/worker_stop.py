@@ -48,7 +48,13 @@ def worker_watch_stop(**kwargs) -> None:
     # The flag's value is read without the event's lock, which a process ending at the wrong moment
     # could otherwise leave taken.
     flag = getattr(event, "_flag", None)
-    is_set = (lambda: flag.get_value() > 0) if flag is not None else event.is_set
+    is_set = event.is_set
+    try:
+        if flag is not None:
+            flag.get_value()  # not on every platform (macOS)
+            is_set = lambda: flag.get_value() > 0  # noqa: E731
+    except (NotImplementedError, AttributeError):
+        pass
 
     def watch() -> None:
         while not is_set():

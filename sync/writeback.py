@@ -126,7 +126,13 @@ def writebacks_release() -> int:
     )
     if count:
         logger.warning("Odoo answers again: waiting write-backs go now", extra={"jobs": count})
-        transaction.on_commit(lambda: jobs_ring(count=count))
+    # Those whose backoff ran out since their last drain ended have no drain coming before the dispatcher's.
+    due = (
+        count
+        or SyncJob.objects.filter(kind=JobKind.WRITEBACK, state=JobState.PENDING, next_attempt_at__lte=now).count()
+    )
+    if due:
+        transaction.on_commit(lambda: jobs_ring(count=due))
     return count
 
 

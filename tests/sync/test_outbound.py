@@ -272,13 +272,27 @@ def test_an_outage_costs_a_few_probing_calls_not_the_whole_backlog(
 def test_when_aftership_answers_again_the_jobs_in_backoff_go_at_once(
     aftership, aftership_client_factory, carrier_mappings
 ):
+    from sync.queue import jobs_release_after_outage
+    from sync.ratelimit import DatabaseBackend, RateLimiter
+
+    def client():  # the circuit's probes a second apart at most, not five: the test waits less for them
+        limiter = RateLimiter(
+            DatabaseBackend(),
+            rates={"default": 1000},
+            headroom=1.0,
+            namespace=f"test-{id(aftership)}",
+            on_recovery=jobs_release_after_outage,
+            breaker_max_hold=1.0,
+        )
+        return aftership_client_factory(limiter=limiter)
+
     aftership.faults.outage = True
     deliveries_intake([delivery(700 + i, f"{4815190000 + i}") for i in range(10)])
-    drain(aftership_client_factory, threads=1, budget_seconds=3)
+    drain(client, threads=1, budget_seconds=2)
     assert SyncJob.objects.filter(attempts__gt=0, next_attempt_at__gt=timezone.now()).exists()  # in backoff
 
     aftership.faults.outage = False
-    drain(aftership_client_factory, threads=1, budget_seconds=15)
+    drain(client, threads=1, budget_seconds=15)
 
     assert set(SyncJob.objects.values_list("state", flat=True)) == {JobState.DONE}
     assert len(aftership.trackings) == 10
@@ -438,6 +452,7 @@ def test_a_drain_stopped_by_its_budget_with_work_left_rings_its_successor(
     rung = []
     monkeypatch.setattr(django_q.tasks, "async_task", lambda func, *args, **kwargs: rung.append(func))
     settings.SYNC_DRAIN_THREADS = 1
+    settings.SYNC_DRAIN_PARALLELISM = 1  # the ending drain gives its slot back before it rings
     deliveries_intake([delivery(800 + i, f"{4815180000 + i}") for i in range(30)])
 
     settings.SYNC_DRAIN_BUDGET_SECONDS = 0.2  # out of time long before 30 trackings at 20 a second
@@ -477,3 +492,40 @@ def test_at_most_the_parallel_drains_run_at_once_across_workers(aftership, carri
     jobs_ring(count=3)
     assert rung == ["sync.tasks.drain_jobs"]
     assert tasks.drain_jobs()["ran"] == 3
+
+
+def test_a_count_of_waiting_drains_that_drifted_does_not_keep_the_backlog_unrung(db, settings, monkeypatch):
+    import django_q.tasks
+
+    from portal.cache import cache_count
+    from sync.queue import DRAIN_RINGS_KEY
+
+    rung = []
+    monkeypatch.setattr(django_q.tasks, "async_task", lambda func, *args, **kwargs: rung.append(func))
+    settings.SYNC_DRAIN_PARALLELISM = 2
+    deliveries_intake([delivery(950, "4815169950")])
+    cache_count(DRAIN_RINGS_KEY, timeout=120, by=5)  # drains counted as waiting that never started
+
+    jobs_dispatch()
+
+    assert rung == ["sync.tasks.drain_jobs"]  # one due job: one drain
+
+
+@pytest.mark.parametrize("linger", [False, True])
+def test_a_drain_of_the_queue_waits_for_a_stray_failure_retried_in_seconds(
+    linger, aftership, aftership_client_factory, carrier_mappings, settings
+):
+    import time
+
+    settings.SYNC_RETRY_SOON_SECONDS = 0.5
+    deliveries_intake([delivery(960, "4815169960")])
+    aftership.faults.outage_until = time.time() + 0.2  # the first call fails, AfterShip otherwise fine
+
+    stats = drain(aftership_client_factory, threads=1, budget_seconds=20, linger=linger)
+
+    if linger:  # retried within the same drain, not at the dispatcher's next round
+        assert stats.outcomes == {"retry": 1, "done": 1}
+        assert SyncJob.objects.get().state == JobState.DONE
+    else:  # a drain run by hand ends when nothing is due
+        assert stats.outcomes == {"retry": 1}
+        assert SyncJob.objects.get().state == JobState.PENDING

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -21,6 +21,18 @@ from sync.pull import (
 )
 
 pytestmark = pytest.mark.django_db
+
+# The recorded Odoo world was validated on 2026-11-25 (its transcripts keep their dates).
+RECORDED_ON = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _lookback_reaches_the_recorded_world(settings):
+    """The pulls' first window and the catch-up look back 48 hours: far enough to see the recorded
+    deliveries, whatever today's date."""
+    days = (timezone.now() - RECORDED_ON).days + 2
+    settings.SYNC_FULL_PULL_LOOKBACK_HOURS = max(settings.SYNC_FULL_PULL_LOOKBACK_HOURS, 24 * days)
+
 
 # The recorded Odoo holds 8 validated outgoing deliveries; WH/OUT/00017 has two parcels.
 TRANSCRIPT_PARCELS = {

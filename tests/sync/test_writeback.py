@@ -241,6 +241,7 @@ def test_while_odoo_is_down_the_news_waits_and_then_arrives_in_order(client, all
         "<p><b>Delivered",
     ]
     assert odoo.get("stock.picking", 20)["x_aftership_status"] == "Delivered"
+
     # Did the note refused during the outage reach Odoo after all? One look, then three notes, the field
     # list and one write: not one call per webhook.
     assert object_calls(odoo) == [
@@ -249,6 +250,27 @@ def test_while_odoo_is_down_the_news_waits_and_then_arrives_in_order(client, all
         ("stock.picking", "fields_get"),
         ("stock.picking", "write"),
     ]
+
+
+def test_once_odoo_answers_a_write_back_whose_backoff_ran_out_unnoticed_is_rung_for(
+    client, odoo, monkeypatch, django_capture_on_commit_callbacks
+):
+    import django_q.tasks
+
+    rung = []
+    monkeypatch.setattr(django_q.tasks, "async_task", lambda func, *args, **kwargs: rung.append(func))
+    dhl_shipment()
+    odoo.faults.outage = True
+    news(client, "01_in_transit")
+    write_back()
+    SyncJob.objects.filter(kind=JobKind.WRITEBACK).update(next_attempt_at=timezone.now())  # due, no drain left
+    rung.clear()
+
+    odoo.faults.outage = False
+    with django_capture_on_commit_callbacks(execute=True):
+        assert writebacks_release() == 0  # nothing to hurry...
+
+    assert rung == ["sync.tasks.drain_jobs"]  # ...but a drain for the one that is due
 
 
 def test_a_refused_key_pauses_write_backs_and_nothing_is_lost(client, odoo, settings):
