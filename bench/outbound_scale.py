@@ -59,6 +59,8 @@ from bench import worker_probes  # noqa: E402
 
 API_KEY = "asat_bench_scale"
 ODOO_KEY = "e7cab076b7ad4a90745ab1d66decba764b676077"
+# The day the Odoo simulator's recorded world was validated (its transcripts keep their dates).
+RECORDED_ON = datetime(2026, 11, 25, tzinfo=UTC)
 CARRIERS = ((4, "DHL Express", "dhl"), (5, "FedEx", "fedex"), (6, "UPS", "ups"))
 PARTNERS = [45, 46, 47, 48, 50, 51, 53, 55]
 PAGE_ORDER = "write_date asc, id asc"
@@ -319,6 +321,10 @@ def _environment(args, odoo_url: str, aftership_url: str) -> dict[str, str]:
     }
     if args.catchup_budget is not None:
         env["SYNC_CATCHUP_BUDGET_SECONDS"] = str(args.catchup_budget)
+    if not args.catchup:
+        # The recorded world was validated on 2026-11-25: the first pull's window reaches it whatever the date.
+        days = (datetime.now(UTC) - RECORDED_ON).days + 2
+        env["SYNC_FULL_PULL_LOOKBACK_HOURS"] = str(max(48, 24 * days))
     return env
 
 
